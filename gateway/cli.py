@@ -41,7 +41,100 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_sandbox]
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the gateway: web API and worker in one process")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--data-dir", default=None, help="default: $GATEWAY_DATA_DIR or ./data")
+    p.add_argument("--sandbox", action="store_true", help="start the embedded sandbox upstream")
+    p.add_argument("--sandbox-speed", type=float, default=10.0)
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from gateway import commands
+
+    _logging(args.verbose)
+    config = commands.load_config(args.data_dir)
+    speed = args.sandbox_speed if args.sandbox else None
+    commands.serve(config, args.host, args.port, sandbox_speed=speed)
+    return 0
+
+
+def _add_worker(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="run the background worker alone")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_run_worker)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from gateway import commands
+
+    _logging(args.verbose)
+    commands.run_worker(commands.load_config(args.data_dir))
+    return 0
+
+
+def _add_keys(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keys", help="manage API keys")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key; prints it as the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--data-dir", default=None)
+    create.set_defaults(func=_run_keys_create)
+
+
+def _run_keys_create(args: argparse.Namespace) -> int:
+    from gateway import commands
+
+    print(commands.create_api_key(commands.load_config(args.data_dir), args.name))
+    return 0
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="make a video through a running gateway")
+    p.add_argument("prompt")
+    p.add_argument("--out", default="video.mp4")
+    p.add_argument("--url", default=os.environ.get("NEMO_GATEWAY_URL", "http://127.0.0.1:8080"))
+    p.add_argument("--duration", type=int, default=None)
+    p.add_argument("--aspect-ratio", default=None, choices=["16:9", "9:16", "1:1"])
+    p.add_argument("--resolution", default=None, choices=["720p", "1080p"])
+    p.add_argument("--timeout", type=float, default=900.0)
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from gateway.client_cli import generate
+
+    key = os.environ.get("NEMO_GATEWAY_API_KEY")
+    if not key:
+        print("set NEMO_GATEWAY_API_KEY to an API key (nemo-gateway keys create)", file=sys.stderr)
+        return 2
+    return generate(args, key)
+
+
+def _logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Access lines would carry signed content links (their query is a credential).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_sandbox,
+    _add_serve,
+    _add_worker,
+    _add_keys,
+    _add_generate,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,90 @@
+"""The gateway's process commands: serve, worker, keys. (The CLI parses, these run.)"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from gateway.config import GatewayConfig, Timings, from_env
+from gateway.runtime import EmbeddedSandbox, WorkerProcess, serve_forever
+from gateway.store.db import Database
+from gateway.store.keys import create_key
+
+log = logging.getLogger("gateway")
+
+
+def load_config(data_dir: str | None, **overrides: object) -> GatewayConfig:
+    return from_env(data_dir=Path(data_dir) if data_dir else None, **overrides)
+
+
+def serve(
+    config: GatewayConfig, host: str, port: int, sandbox_speed: float | None = None
+) -> None:
+    """Web + worker in one process; with a sandbox speed, the embedded sandbox too."""
+    from gateway.app import create_app
+
+    sandbox = None
+    if sandbox_speed is not None:
+        sandbox = EmbeddedSandbox(config.data_dir / "sandbox", sandbox_speed)
+        url = sandbox.start()
+        config = config.with_overrides(
+            nemo_api_url=url, nemo_token=None, timings=Timings().scaled(sandbox_speed)
+        )
+        log.info("embedded sandbox upstream at %s (speed x%g)", url, sandbox_speed)
+    server = make_server(host, port, None, threaded=True)  # bind first: the port may be 0
+    config = config.with_overrides(public_url=config.public_url or f"http://{host}:{server.server_port}")
+    app = create_app(config)
+    services = app.extensions["gateway"]
+    worker = WorkerProcess(config, services.links, services.db)
+    services.wake = worker.worker.wake
+    server.app = app
+    worker.start()
+    print(f"gateway listening on http://{host}:{server.server_port}", flush=True)
+
+    def stop() -> None:
+        worker.stop()
+        if sandbox is not None:
+            sandbox.stop()
+
+    serve_forever(server, stop)
+
+
+def run_worker(config: GatewayConfig) -> None:
+    from gateway.app import create_app
+
+    app = create_app(config)  # the same services (db, links) the web side uses
+    services = app.extensions["gateway"]
+    worker = WorkerProcess(config, services.links, services.db)
+    worker.start()
+    print("worker running", flush=True)
+    stop = threading.Event()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    worker.stop()
+
+
+def create_api_key(config: GatewayConfig, name: str) -> str:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(config.db_url)
+    db.upgrade()
+    key, plaintext = create_key(db, name)
+    db.dispose()
+    print(f"created key {key.id} ({name}); it is shown once, store it now:")
+    return plaintext
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -1,0 +1,125 @@
+"""Gateway settings: read from the environment once (CLI or factory), then passed down.
+
+Every timing the engine uses lives here so tests can shrink them instead of
+patching internals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
+DEFAULT_WEB_URL = "https://nemovideo.com"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Engine clocks, in seconds. Defaults follow the protocol doc."""
+
+    lease: float = 30.0
+    tick: float = 1.0
+    # Disconnect recovery: first state read after `recover_first`, then every
+    # `recover_every`, failing after `recover_tries` unchanged reads.
+    recover_first: float = 30.0
+    recover_every: float = 60.0
+    recover_tries: int = 5
+    # A turn that sends only heartbeats this long is lost (doc: 10 minutes).
+    heartbeat_only_limit: float = 600.0
+    # Adaptive render polling: fast at first, then backing off to `poll_max`.
+    poll_first: float = 2.0
+    poll_factor: float = 1.5
+    poll_max: float = 30.0
+    render_deadline: float = 1800.0
+    # Upstream 429 answers are honoured up to this wait before giving up a try.
+    max_retry_wait: float = 60.0
+    webhook_progress_every: float = 10.0
+
+    def scaled(self, factor: float) -> Timings:
+        """The upstream's waits divided by `factor`, for a sandbox faster than real time.
+
+        Leases and ticks are the gateway's own clocks and stay as they are.
+        """
+        values = {name: getattr(self, name) / factor for name in _UPSTREAM_WAITS}
+        return replace(self, **values)
+
+
+_UPSTREAM_WAITS = (
+    "recover_first",
+    "recover_every",
+    "heartbeat_only_limit",
+    "poll_first",
+    "poll_max",
+    "render_deadline",
+    "max_retry_wait",
+)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    nemo_api_url: str = DEFAULT_API_URL
+    nemo_web_url: str = DEFAULT_WEB_URL
+    nemo_token: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    allow_private_urls: bool = False
+    max_wait_seconds: int = 60
+    max_in_flight: int = 5000
+    output_url_ttl: int = 24 * 3600
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 12
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 500 * 1024 * 1024
+    platform: str = "api"
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def with_overrides(self, **values: Any) -> GatewayConfig:
+        return replace(self, **values)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> GatewayConfig:
+    """Build the config from environment variables; explicit overrides win."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {
+        "data_dir": Path(env.get("GATEWAY_DATA_DIR", "data")),
+        "database_url": env.get("DATABASE_URL", ""),
+        "nemo_api_url": env.get("NEMO_API_URL", DEFAULT_API_URL),
+        "nemo_web_url": env.get("NEMO_WEB_URL", DEFAULT_WEB_URL),
+        "nemo_token": env.get("NEMO_TOKEN") or None,
+        "public_url": env.get("GATEWAY_PUBLIC_URL") or None,
+        "allow_private_urls": _flag(env.get("GATEWAY_ALLOW_PRIVATE_URLS")),
+    }
+    if env.get("GATEWAY_MAX_UPLOAD_MB"):
+        values["max_upload_bytes"] = int(env["GATEWAY_MAX_UPLOAD_MB"]) * 1024 * 1024
+    values["timings"] = _timings_from_env(env)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return GatewayConfig(**values)
+
+
+def _timings_from_env(env: Mapping[str, str]) -> Timings:
+    """GATEWAY_TIME_SCALE speeds up the upstream waits (for a fast sandbox);
+    GATEWAY_LEASE_SECONDS and GATEWAY_TICK_SECONDS set the worker's own clocks."""
+    timings = Timings()
+    if env.get("GATEWAY_TIME_SCALE"):
+        timings = timings.scaled(float(env["GATEWAY_TIME_SCALE"]))
+    if env.get("GATEWAY_LEASE_SECONDS"):
+        timings = replace(timings, lease=float(env["GATEWAY_LEASE_SECONDS"]))
+    if env.get("GATEWAY_TICK_SECONDS"):
+        timings = replace(timings, tick=float(env["GATEWAY_TICK_SECONDS"]))
+    return timings

@@ -1,0 +1,276 @@
+"""The phases of a video, one async function each.
+
+Each step reads what earlier steps saved on the row, does one piece of upstream
+work, saves its result (fenced), and says what comes next. The rule that
+matters most: the chat message is marked sent BEFORE it is posted, and a
+message that may have reached the upstream is never posted again; the turn's
+result is then recovered by reading the session state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from gateway import draft as drafts
+from gateway.jobs.outcomes import Continue, Fail, Outcome, Sleep, Succeed
+from gateway.jobs.states import Phase
+from gateway.jobs.turn import TurnWatcher
+from gateway.media.store import probe
+from gateway.store.leases import Claim
+from gateway.store.models import ChatSession, Video
+from gateway.upstream.errors import (
+    ExportBlocked,
+    InsufficientCredits,
+    MessageMaybeDelivered,
+    SessionNotFound,
+    UpstreamError,
+)
+
+if TYPE_CHECKING:
+    from gateway.jobs.engine import Engine
+
+Step = Callable[["Engine", Claim, Video, ChatSession | None], Awaitable[Outcome]]
+MAX_RENDER_ATTEMPTS = 2  # the protocol: on failure, a new id and one retry
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def later(seconds: float) -> datetime:
+    return utcnow() + timedelta(seconds=seconds)
+
+
+async def session(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    if chat is not None and chat.upstream_session_id:
+        await e.save(claim, video, phase=Phase.MEDIA.value, stage="session", progress=5)
+        return Continue()
+    ref = await e.client.create_session((video.params or {}).get("language"))
+    claim_url = await _claim_url(e, ref)
+    await e.save(
+        claim,
+        video,
+        phase=Phase.MEDIA.value,
+        stage="session",
+        progress=5,
+        chat_values={
+            "upstream_session_id": ref.session_id,
+            "task_id": ref.task_id,
+            "claim_url": claim_url,
+        },
+    )
+    return Continue()
+
+
+async def _claim_url(e: Engine, ref: Any) -> str | None:
+    # The claim link is a convenience; a failure must not cost the video.
+    try:
+        return await e.client.claim_url(ref.task_id, ref.session_id, e.config.nemo_web_url)
+    except UpstreamError:
+        return None
+
+
+async def media(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    urls = (video.params or {}).get("media_urls") or []
+    if urls:
+        await e.client.upload_urls(_sid(chat), urls)
+    await e.save(claim, video, phase=Phase.SEND.value, stage="media", progress=8)
+    return Continue()
+
+
+async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    sid = _sid(chat)
+    state = await e.client.get_state(sid)
+    baseline = state.get("draft")
+    # "Sent" is durable before the POST: after a crash we recover, never re-send.
+    await e.save(
+        claim,
+        video,
+        phase=Phase.STREAM.value,
+        stage="generating",
+        progress=10,
+        baseline_draft=baseline,
+        message_sent_at=utcnow(),
+    )
+    watcher = TurnWatcher(e, claim, video)
+    try:
+        await watcher.follow(sid, message_for(video))
+    except (SessionNotFound, InsufficientCredits) as exc:
+        # The upstream refused the message outright: it was not delivered.
+        return await _refused(e, claim, video, exc)
+    except MessageMaybeDelivered:
+        return await _start_recovery(e, claim, video)
+    if watcher.lost:
+        return await _start_recovery(e, claim, video)
+    await e.save(claim, video, phase=Phase.DRAFT.value)
+    return Continue()
+
+
+def message_for(video: Video) -> str:
+    """The chat text: the prompt plus the structured options the API took."""
+    params = video.params or {}
+    extras = []
+    if params.get("duration_seconds"):
+        extras.append(f"{params['duration_seconds']}-second")
+    if params.get("aspect_ratio"):
+        extras.append(f"aspect ratio {params['aspect_ratio']}")
+    if params.get("resolution"):
+        extras.append(params["resolution"])
+    if not extras or video.kind != "generate":
+        return video.prompt
+    return f"{video.prompt} ({', '.join(extras)})"
+
+
+async def _refused(e: Engine, claim: Claim, video: Video, exc: UpstreamError) -> Outcome:
+    if isinstance(exc, SessionNotFound) and video.kind == "generate":
+        # A lost session holds nothing yet for a new video: start a fresh one.
+        await e.save(
+            claim,
+            video,
+            phase=Phase.SESSION.value,
+            message_sent_at=None,
+            chat_values={"upstream_session_id": None, "task_id": None, "claim_url": None},
+        )
+        return Continue()
+    await e.save(claim, video, message_sent_at=None)
+    extra = {"registration_url": exc.registration_url} if getattr(exc, "registration_url", None) else None
+    return Fail(exc.code, exc.message, False, exc.upstream_code, extra)
+
+
+async def _start_recovery(e: Engine, claim: Claim, video: Video) -> Outcome:
+    await e.save(claim, video, phase=Phase.RECOVER.value, poll_count=0, stage="recovering")
+    return Sleep(later(e.timings.recover_first))
+
+
+async def stream(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    """Resumed with a message in flight (the process died mid-stream): recover by state."""
+    return await _start_recovery(e, claim, video)
+
+
+async def recover(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    """Read state until the draft moved away from the baseline and then held still.
+
+    A generation changes the draft twice (raw clip, then post-production), so
+    the first change alone is not the end of the turn: the draft must read the
+    same twice in a row.
+    """
+    current = (await e.client.get_state(_sid(chat))).get("draft")
+    reads = video.poll_count + 1
+    moved = current != video.baseline_draft and drafts.is_ready(current)
+    if moved and current == video.draft:
+        await e.save(claim, video, phase=Phase.DRAFT.value, poll_count=0)
+        return Continue()
+    if not moved and reads >= e.timings.recover_tries:
+        return Fail(
+            "generation_lost",
+            "the upstream turn ended without a result (stream lost, state unchanged)",
+            retryable=True,
+        )
+    await e.save(claim, video, poll_count=0 if moved else reads, draft=current if moved else None)
+    return Sleep(later(e.timings.recover_every))
+
+
+async def read_draft(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    current = (await e.client.get_state(_sid(chat))).get("draft")
+    if not drafts.is_ready(current):
+        return Fail("no_video_produced", "the agent finished without a video in the draft")
+    await e.save(
+        claim,
+        video,
+        phase=Phase.RENDER_SUBMIT.value,
+        stage="rendering",
+        progress=max(video.progress, 70),
+        draft=current,
+        timeline=drafts.summarize(current),
+        changes=drafts.diff(video.baseline_draft, current) if video.kind == "edit" else None,
+        chat_values={"draft": current},
+    )
+    return Continue()
+
+
+async def render_submit(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    if not video.render_id:
+        attempt = video.render_attempts + 1
+        # The id is saved before the submit so a restart resubmits the same job.
+        await e.save(claim, video, render_id=f"render_{video.id}_{attempt}", render_attempts=attempt)
+    try:
+        await e.client.submit_render(video.render_id, _sid(chat), video.draft)
+    except ExportBlocked as exc:
+        return Fail(exc.code, exc.message, False, exc.upstream_code)
+    except UpstreamError as exc:
+        if exc.retryable:
+            raise
+        return await _render_failed(e, claim, video, exc.message)
+    await e.save(claim, video, phase=Phase.RENDER_POLL.value, poll_count=0, stage="rendering")
+    return Sleep(later(e.timings.poll_first))
+
+
+async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    job = await e.client.render_status(video.render_id)
+    if job.status == "completed" and job.output_url:
+        output = dict(video.output or {}, upstream_url=job.output_url)
+        await e.save(claim, video, phase=Phase.MIRROR.value, stage="mirroring", progress=95, output=output)
+        return Continue()
+    if job.status == "failed":
+        return await _render_failed(e, claim, video, job.error or "render failed")
+    polls = video.poll_count + 1
+    delay = min(e.timings.poll_first * e.timings.poll_factor**polls, e.timings.poll_max)
+    if _render_elapsed(video, e) > e.timings.render_deadline:
+        return Fail("render_timeout", "the render did not finish in time", retryable=True)
+    progress = 70 + int(min(max(job.progress or 0, 0), 100) * 0.25)
+    await e.save(claim, video, poll_count=polls, progress=max(video.progress, progress))
+    return Sleep(later(delay))
+
+
+def _render_elapsed(video: Video, e: Engine) -> float:
+    # Sum of the geometric poll delays so far: no extra column needed.
+    t = e.timings
+    return sum(min(t.poll_first * t.poll_factor**i, t.poll_max) for i in range(video.poll_count + 1))
+
+
+async def _render_failed(e: Engine, claim: Claim, video: Video, message: str) -> Outcome:
+    if video.render_attempts >= MAX_RENDER_ATTEMPTS:
+        return Fail("render_failed", message, retryable=True)
+    await e.save(claim, video, phase=Phase.RENDER_SUBMIT.value, render_id=None, poll_count=0)
+    return Continue()
+
+
+async def mirror(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    dest = e.media.path_for(video.id)
+    url = (video.output or {}).get("upstream_url")
+    try:
+        size, sha256 = await e.client.download(url, dest)
+    except UpstreamError:
+        size, sha256 = await e.client.download(e.client.fallback_download_url(video.render_id), dest)
+    facts = probe(dest)
+    return Succeed(
+        {
+            "content_type": "video/mp4",
+            "size_bytes": size,
+            "sha256": sha256,
+            "duration_seconds": facts.duration_seconds,
+            "width": facts.width,
+            "height": facts.height,
+        }
+    )
+
+
+def _sid(chat: ChatSession | None) -> str:
+    if chat is None or not chat.upstream_session_id:
+        raise RuntimeError("video has no upstream session yet")
+    return chat.upstream_session_id
+
+
+STEPS: dict[Phase, Step] = {
+    Phase.SESSION: session,
+    Phase.MEDIA: media,
+    Phase.SEND: send,
+    Phase.STREAM: stream,
+    Phase.RECOVER: recover,
+    Phase.DRAFT: read_draft,
+    Phase.RENDER_SUBMIT: render_submit,
+    Phase.RENDER_POLL: render_poll,
+    Phase.MIRROR: mirror,
+}

@@ -1,0 +1,80 @@
+"""Following one chat turn's event stream and turning it into progress.
+
+Tool calls and results are internal progress, never shown raw; text is kept
+(translated) as the agent's reply; heartbeats only prove the turn is alive, and
+a turn that sends nothing but heartbeats for `heartbeat_only_limit` is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from gateway.store.leases import Claim
+from gateway.store.models import Video
+from gateway.upstream.adk import is_ignorable_trailer, translate_gui
+
+if TYPE_CHECKING:
+    from gateway.jobs.engine import Engine
+
+# Stage and progress reached when a tool step is seen, in the order they come.
+_GENERATE_HINTS = ("generate", "create_video", "text_to_video")
+
+
+class TurnWatcher:
+    def __init__(self, engine: Engine, claim: Claim, video: Video) -> None:
+        self.engine, self.claim, self.video = engine, claim, video
+        self.lost = False
+        self.completed = False
+        self.reply_parts: list[str] = []
+        self.tool_steps: list[str] = []
+        self.errors: list[str] = []
+        self._raw_clip_seen = False
+
+    async def follow(self, session_id: str, text: str) -> None:
+        limit = self.engine.timings.heartbeat_only_limit
+        last_real = time.monotonic()
+        async for event in self.engine.client.stream_message(session_id, text):
+            if event.kind == "heartbeat":
+                if time.monotonic() - last_real > limit:
+                    self.lost = True  # only heartbeats for too long: the turn is lost
+                    return
+                continue
+            last_real = time.monotonic()
+            await self._handle(event)
+            if getattr(event, "turn_complete", False):
+                self.completed = True
+
+    async def _handle(self, event: Any) -> None:
+        if event.kind == "tool_call":
+            self.tool_steps.append(event.tool_name or "tool")
+            await self._on_tool_call(event.tool_name or "")
+        elif event.kind == "tool_result":
+            await self._on_tool_result(event.tool_name or "")
+        elif event.kind == "text" and not event.partial and event.text:
+            if not is_ignorable_trailer(event.text):
+                self.reply_parts.append(translate_gui(event.text))
+        elif event.kind == "error":
+            self.errors.append(event.error or "upstream error")
+
+    async def _on_tool_call(self, name: str) -> None:
+        if self._raw_clip_seen:
+            await self._stage("post_production", 60)
+        elif any(hint in name for hint in _GENERATE_HINTS):
+            await self._stage("generating", 15)
+
+    async def _on_tool_result(self, name: str) -> None:
+        if any(hint in name for hint in _GENERATE_HINTS) and not self._raw_clip_seen:
+            self._raw_clip_seen = True
+            await self._stage("raw_clip_ready", 50)
+
+    async def _stage(self, stage: str, progress: int) -> None:
+        if self.video.stage == stage:
+            return
+        await self.engine.save(
+            self.claim, self.video, stage=stage, progress=max(self.video.progress, progress)
+        )
+
+    @property
+    def reply(self) -> str | None:
+        return "\n\n".join(self.reply_parts) or None

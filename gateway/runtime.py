@@ -1,0 +1,130 @@
+"""Assembling a process: database, upstream client, engine, worker, web server.
+
+`nemo-gateway serve` runs web + worker (+ optionally the embedded sandbox) in
+one process; `nemo-gateway worker` runs the worker alone; gunicorn runs the
+web app alone (`gateway.app:create_app()`), without any scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from gateway import __version__
+from gateway.aio import LoopThread
+from gateway.config import GatewayConfig
+from gateway.jobs.engine import Engine
+from gateway.media.store import MediaStore
+from gateway.representation import Links
+from gateway.store.db import Database
+from gateway.upstream import Attribution, NemoClient, TokenProvider
+from gateway.worker import Worker, worker_id
+
+log = logging.getLogger(__name__)
+
+
+def build_client(config: GatewayConfig) -> NemoClient:
+    tokens = TokenProvider(
+        base_url=config.nemo_api_url,
+        token=config.nemo_token,
+        data_dir=config.data_dir,
+    )
+    return NemoClient(
+        config.nemo_api_url,
+        tokens=tokens,
+        attribution=Attribution(source="nemo-gateway", version=__version__, platform=config.platform),
+        max_retry_wait=config.timings.max_retry_wait,
+        web_url=config.nemo_web_url,
+    )
+
+
+def public_base_url(config: GatewayConfig, host: str, port: int) -> str:
+    return config.public_url or f"http://{host}:{port}"
+
+
+@dataclass
+class WorkerProcess:
+    """The worker side: one loop thread, one upstream client, the scheduler ticks."""
+
+    config: GatewayConfig
+    links: Links
+    db: Database
+    on_change: Callable[[str], None] = field(default=lambda video_id: None)
+    loop: LoopThread = field(init=False)
+    worker: Worker = field(init=False)
+
+    def __post_init__(self) -> None:
+        from gateway.webhooks.delivery import Dispatcher
+
+        self.loop = LoopThread("gateway-worker")
+        client = build_client(self.config)
+        engine = Engine(
+            db=self.db,
+            client=client,
+            media=MediaStore(self.config.media_dir),
+            config=self.config,
+            links=self.links,
+            owner=worker_id(),
+            on_change=self.on_change,
+        )
+        dispatcher = Dispatcher(
+            self.db,
+            owner=engine.owner,
+            allow_private=self.config.allow_private_urls,
+            timeout=self.config.webhook_timeout,
+            max_attempts=self.config.webhook_max_attempts,
+        )
+        self.worker = Worker(engine=engine, loop=self.loop, dispatcher=dispatcher)
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.loop.stop()
+
+
+@dataclass
+class EmbeddedSandbox:
+    """The sandbox upstream on a free loopback port, in this process."""
+
+    data_dir: Path
+    speed: float
+    server: BaseWSGIServer | None = None
+
+    def start(self, host: str = "127.0.0.1") -> str:
+        from gateway.sandbox.app import create_app
+        from gateway.sandbox.config import SandboxConfig
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        app = create_app(SandboxConfig(data_dir=self.data_dir, speed=self.speed))
+        self.server = make_server(host, 0, app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, name="sandbox", daemon=True).start()
+        return f"http://{host}:{self.server.server_port}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def serve_forever(server: BaseWSGIServer, on_stop: Callable[[], Any]) -> None:
+    """Run until SIGTERM/SIGINT, then stop cleanly."""
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        on_stop()

@@ -1,0 +1,148 @@
+"""Render jobs: a lifecycle with an explicit transition table and a small worker pool.
+
+A job waits in a simulated queue (``pending``), then renders for real
+(``processing``: its real CPU time, stretched to the simulated duration), then
+ends ``completed`` with a file, or ``failed`` with a message.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from gateway.sandbox.config import SandboxConfig
+from gateway.sandbox.render import RenderResult, render_cached
+
+
+class RenderStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+_NEXT = {
+    RenderStatus.PENDING: {RenderStatus.PROCESSING, RenderStatus.FAILED},
+    RenderStatus.PROCESSING: {RenderStatus.COMPLETED, RenderStatus.FAILED},
+    RenderStatus.COMPLETED: set(),
+    RenderStatus.FAILED: set(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+@dataclass
+class RenderJob:
+    id: str
+    session_id: str
+    user_id: str
+    draft: dict[str, Any]
+    output: dict[str, Any]
+    queue_seconds: float  # real seconds pending
+    work_seconds: float  # real seconds processing, at least the render's CPU time
+    fail: bool = False
+    status: RenderStatus = RenderStatus.PENDING
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: RenderResult | None = None
+    error: str | None = None
+
+    def move(self, to: RenderStatus) -> None:
+        if to not in _NEXT[self.status]:
+            raise IllegalTransition(f"render {self.id}: {self.status} -> {to}")
+        self.status = to
+        if to is RenderStatus.PROCESSING:
+            self.started_at = time.time()
+        elif to in (RenderStatus.COMPLETED, RenderStatus.FAILED):
+            self.finished_at = time.time()
+
+    def progress(self) -> int:
+        if self.status is RenderStatus.COMPLETED:
+            return 100
+        if self.status is not RenderStatus.PROCESSING or self.started_at is None:
+            return 0
+        share = (time.time() - self.started_at) / max(self.work_seconds, 1e-6)
+        return max(1, min(95, int(share * 100)))
+
+    def public(self, base_url: str) -> dict[str, Any]:
+        output = {"format": self.output.get("format", "mp4"), **self.output}
+        body: dict[str, Any] = {
+            "id": self.id,
+            "sessionId": self.session_id,
+            "status": str(self.status),
+            "progress": self.progress(),
+            "output": output,
+        }
+        if self.result is not None:
+            output["url"] = f"{base_url}media/renders/{self.result.path.name}"
+            output |= {
+                "size_bytes": self.result.size_bytes,
+                "duration_seconds": self.result.duration_seconds,
+                "width": self.result.width,
+                "height": self.result.height,
+            }
+        if self.error:
+            body["error"] = self.error
+        return body
+
+
+class RenderPool:
+    """Runs jobs on ``render_workers`` threads; the queue delay holds no worker."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.cache_dir = Path(config.data_dir) / "renders"
+        self._pool = ThreadPoolExecutor(config.render_workers, thread_name_prefix="render")
+        self._lock = threading.Lock()
+
+    def plan_delays(self) -> tuple[float, float]:
+        """Real seconds pending and processing: a third of the simulated delay queues."""
+        low, high = self.config.render_queue_seconds
+        total = self.config.real(random.uniform(low, high))
+        return total / 3, total * 2 / 3
+
+    def submit(self, job: RenderJob) -> None:
+        timer = threading.Timer(job.queue_seconds, self._pool.submit, args=(self._run, job))
+        timer.daemon = True
+        timer.start()
+
+    def _run(self, job: RenderJob) -> None:
+        with self._lock:
+            if job.status is not RenderStatus.PENDING:
+                return
+            job.move(RenderStatus.PROCESSING)
+        begun = time.monotonic()
+        try:
+            result = None if job.fail else render_cached(job.draft, self.cache_dir, **_size(job))
+        except Exception as exc:  # a broken draft is a failed render, not a dead worker
+            self._end(job, error=f"render failed: {exc}")
+            return
+        time.sleep(max(0.0, job.work_seconds - (time.monotonic() - begun)))
+        if result is None:
+            self._end(job, error="render failed: the renderer gave up on this draft")
+        else:
+            self._end(job, result=result)
+
+    def _end(self, job: RenderJob, *, result: RenderResult | None = None, error: str = "") -> None:
+        with self._lock:
+            job.result = result
+            job.error = error or None
+            job.move(RenderStatus.COMPLETED if result else RenderStatus.FAILED)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _size(job: RenderJob) -> dict[str, int]:
+    out = job.output
+    size = {k: int(out[k]) for k in ("width", "height", "fps") if isinstance(out.get(k), int)}
+    return size

@@ -1,0 +1,98 @@
+"""A sans-I/O Server-Sent Events decoder that also reports comment lines.
+
+httpx-sse's decoder drops comment lines (``: heartbeat``) silently, yet the
+upstream uses them as keep-alives and the worker wants to see every keep-alive
+(lease renewal, "still working" reports). So the stream is decoded here: bytes
+in, ``SSEFrame`` objects out, following the WHATWG event-stream rules (lines end
+with CRLF, LF or CR; a blank line dispatches; ``data`` lines join with LF).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class SSEFrame:
+    """One dispatched event, or one comment line when ``comment`` is True."""
+
+    event: str = ""
+    data: str = ""
+    id: str = ""
+    comment: bool = False
+
+
+class SSEDecoder:
+    """Feed raw body chunks, get frames; call ``flush()`` at the end of the body."""
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._started = False
+        self._id = ""  # the last event id persists across events (spec)
+        self._reset()
+
+    def feed(self, chunk: bytes) -> list[SSEFrame]:
+        return self._feed_text(self._text.decode(chunk))
+
+    def flush(self) -> list[SSEFrame]:
+        """End of body. An event whose lines all ended is dispatched even without the
+        final blank line (lenient); a last line cut mid-way is discarded."""
+        frames = self._feed_text(self._text.decode(b"", final=True))
+        if self._buffer.endswith("\r"):
+            frames += self._frames([self._buffer[:-1]])
+        self._buffer = ""
+        return frames + self._frames([""])
+
+    def _feed_text(self, text: str) -> list[SSEFrame]:
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        return self._frames(self._lines(text))
+
+    def _frames(self, lines: list[str]) -> list[SSEFrame]:
+        frames = (self._line(line) for line in lines)
+        return [frame for frame in frames if frame is not None]
+
+    def _lines(self, text: str) -> list[str]:
+        buffer = self._buffer + text
+        lines, pos = [], 0
+        for match in _EOL.finditer(buffer):
+            if match.group() == "\r" and match.end() == len(buffer):
+                break  # may be the first half of a CRLF split across chunks
+            lines.append(buffer[pos : match.start()])
+            pos = match.end()
+        self._buffer = buffer[pos:]
+        return lines
+
+    def _line(self, line: str) -> SSEFrame | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return SSEFrame(data=line[1:].strip(), comment=True)
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        return None
+
+    def _dispatch(self) -> SSEFrame | None:
+        # The spec skips events without data; "event: heartbeat" alone is a keep-alive
+        # the upstream really sends, so an event name is enough to dispatch.
+        if not self._data and not self._event:
+            return None
+        frame = SSEFrame(event=self._event, data="\n".join(self._data), id=self._id)
+        self._reset()
+        return frame
+
+    def _reset(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
