@@ -24,6 +24,12 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "--silent-edit-share", type=float, default=0.3, help="share of edits with no text reply"
     )
     p.add_argument("--max-upload-mb", type=int, default=500)
+    p.add_argument("--initial-credits", type=int, default=100, help="credits per anonymous user")
+    p.add_argument(
+        "--heartbeat-seconds", type=float, default=15.0, help="simulated s between keep-alives"
+    )
+    p.add_argument("--tokens-per-ip", type=int, default=10, help="new anonymous client ids per IP")
+    p.add_argument("--web-url", default="https://nemovideo.com", help="base of claim links")
     p.set_defaults(func=_run_sandbox)
 
 
@@ -37,6 +43,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         silent_edit_share=args.silent_edit_share,
         max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+        initial_credits=args.initial_credits,
+        heartbeat_seconds=args.heartbeat_seconds,
+        tokens_per_ip=args.tokens_per_ip,
+        web_url=args.web_url,
     )
     return 0
 

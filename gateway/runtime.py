@@ -31,15 +31,17 @@ log = logging.getLogger(__name__)
 
 
 def build_client(config: GatewayConfig) -> NemoClient:
+    attribution = Attribution(source="nemo-gateway", version=__version__, platform=config.platform)
     tokens = TokenProvider(
-        base_url=config.nemo_api_url,
+        config.nemo_api_url,
+        config.data_dir,
         token=config.nemo_token,
-        data_dir=config.data_dir,
+        attribution=attribution,
     )
     return NemoClient(
         config.nemo_api_url,
         tokens=tokens,
-        attribution=Attribution(source="nemo-gateway", version=__version__, platform=config.platform),
+        attribution=attribution,
         max_retry_wait=config.timings.max_retry_wait,
         web_url=config.nemo_web_url,
     )

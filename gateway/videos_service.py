@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.jobs.events import TERMINAL_EVENTS, target_urls
 from gateway.jobs.states import Phase, Status, is_terminal
 from gateway.representation import Links, iso, video_resource
 from gateway.store import videos as store
 from gateway.store.db import Database
 from gateway.store.models import VIDEO_ACTIVE, ChatSession, Video, utcnow
 from gateway.store.outbox import EventSpec, add_event
-from gateway.webhooks.progress import should_emit
 
 # Request fields kept in ``videos.params`` (the rest have their own columns).
 PARAM_FIELDS = ("duration_seconds", "aspect_ratio", "resolution", "language", "media_urls")
@@ -33,11 +33,11 @@ class VideoNotFound(LookupError):
 
 
 class VideoFinished(Exception):
-    """The video is already terminal; ``video`` is its current row."""
+    """The video is already terminal (``status``)."""
 
-    def __init__(self, video: Video) -> None:
-        super().__init__(f"video {video.id} is {video.status}")
-        self.video = video
+    def __init__(self, video_id: str, status: str) -> None:
+        super().__init__(f"video {video_id} is {status}")
+        self.video_id, self.status = video_id, status
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,12 @@ def cancel_video(db: Database, api_key_id: str, video_id: str, links: Links) -> 
         if video is None:
             raise VideoNotFound(video_id)
         if is_terminal(video.status):
-            raise VideoFinished(video)
+            raise VideoFinished(video.id, video.status)
         if _cancel_unleased(session, video_id, now):
             video = store.get_video(session, api_key_id, video_id)
             view = _view(session, video)
-            add_event(session, video_event_spec(view, "video.canceled", links, now), now)
+            event = TERMINAL_EVENTS[Status.CANCELED.value]
+            add_event(session, video_event_spec(view, event, links, now), now)
             return CancelResult(view, immediate=True)
         video = store.request_cancel(session, api_key_id, video_id)
         return CancelResult(_view(session, video), immediate=False)
@@ -154,13 +155,12 @@ def cancel_video(db: Database, api_key_id: str, video_id: str, links: Links) -> 
 def video_event_spec(view: VideoView, event_type: str, links: Links, now: datetime) -> EventSpec:
     """The outbox event for a video: the payload is the Video as a GET would return it."""
     video = view.video
-    wants = video.webhook_url and should_emit(video.webhook_events_filter, event_type)
     return EventSpec(
         type=event_type,
         payload={"type": event_type, "timestamp": iso(now), "data": view.resource(links)},
         api_key_id=video.api_key_id,
         video_id=video.id,
-        urls=(video.webhook_url,) if wants else (),
+        urls=target_urls(video.webhook_url, video.webhook_events_filter, event_type),
     )
 
 
@@ -175,6 +175,7 @@ def _cancel_unleased(session: Session, video_id: str, now: datetime) -> bool:
         .values(
             status=Status.CANCELED.value,
             phase=Phase.DONE.value,
+            stage=Status.CANCELED.value,  # as the engine labels its own cancels
             cancel_requested=True,
             due_at=None,
             completed_at=now,
@@ -205,5 +206,7 @@ def _claim_urls(session: Session, session_ids: Iterable[str | None]) -> dict[str
     ids = {sid for sid in session_ids if sid}
     if not ids:
         return {}
-    rows = session.execute(select(ChatSession.id, ChatSession.claim_url).where(ChatSession.id.in_(ids)))
+    rows = session.execute(
+        select(ChatSession.id, ChatSession.claim_url).where(ChatSession.id.in_(ids))
+    )
     return {sid: url for sid, url in rows}

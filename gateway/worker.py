@@ -72,6 +72,8 @@ class Worker:
             tasks = [task for _, task in self._running.values()]
         for task in tasks:
             self.loop.loop.call_soon_threadsafe(task.cancel)
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     def wake(self) -> None:
         """New work was accepted in this process: claim it now, not at the next tick."""

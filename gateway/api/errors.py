@@ -41,8 +41,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "body_too_large": ErrorCode(413, "Request body too large"),
     "unauthorized": ErrorCode(401, "Missing or invalid API key"),
     "invalid_signature": ErrorCode(403, "Signed link is invalid or expired"),
+    "bad_request": ErrorCode(400, "Bad request"),
     "not_found": ErrorCode(404, "Not found"),
     "method_not_allowed": ErrorCode(405, "Method not allowed"),
+    "range_not_satisfiable": ErrorCode(416, "Requested range not satisfiable"),
     # Idempotency
     "idempotency_key_reused": ErrorCode(422, "Idempotency-Key reused with a different request"),
     "idempotency_key_in_flight": ErrorCode(409, "A request with this Idempotency-Key is running"),
@@ -63,10 +65,17 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "upstream_error": ErrorCode(502, "NemoVideo request failed"),
     # Everything else
     "internal_error": ErrorCode(500, "Internal server error"),
+    "not_ready": ErrorCode(503, "Not ready to serve"),
 }
 
 # Werkzeug statuses we translate; anything else keeps its status with a generic code.
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    416: "range_not_satisfiable",
+}
 
 
 class ApiError(Exception):
@@ -122,10 +131,9 @@ def from_upstream(exc: UpstreamError) -> ApiError:
 
 def from_http(exc: HTTPException) -> ApiError:
     status = exc.code or 500
-    code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "not_found")
-    headers = {}
-    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    # Keep what Werkzeug put in the headers (Allow on 405, Content-Range on 416).
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     return ApiError(code, exc.description, status=status, headers=headers)
 
 

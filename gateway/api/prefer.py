@@ -24,10 +24,10 @@ def parse_prefer_wait(header: str | None, maximum: int) -> int | None:
     if not header:
         return None
     for preference in header.split(","):
-        for token in preference.split(";")[:1]:
-            match = _WAIT.match(token)
-            if match:
-                return min(int(match.group(1)), maximum)
+        # Parameters after ";" qualify a preference; wait has none we use.
+        match = _WAIT.match(preference.split(";", 1)[0])
+        if match:
+            return min(int(match.group(1)), maximum)
     return None
 
 
@@ -45,8 +45,11 @@ def parse_cancel_after(header: str | None, now: datetime | None = None) -> datet
             header="Cancel-After",
         )
     if deadline > now + MAX_CANCEL_AFTER:
-        raise ApiError("invalid_header", "Cancel-After is too far away (7 days at most).",
-                       header="Cancel-After")
+        raise ApiError(
+            "invalid_header",
+            "Cancel-After is too far away (7 days at most).",
+            header="Cancel-After",
+        )
     return deadline
 
 

@@ -30,7 +30,9 @@ WEBHOOK_FILTERS = tuple(FILTER_EVENTS)
 def _http_url() -> fields.Url:
     # require_tld=False: receivers on localhost or a bare host name are legitimate
     # in single-machine setups; the delivery layer applies the address rules.
-    return fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048))
+    return fields.Url(
+        schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048)
+    )
 
 
 class CreateVideo(Schema):

@@ -35,6 +35,9 @@ class Services:
     db: Database
     media: MediaStore
     signer: UrlSigner
+    # Absolute links outside a request (webhook payloads built by the worker):
+    # config.public_url, else a local default. Requests use links_for_request().
+    links: Links
     # Builds the async NemoVideo client; called at most once, on first use.
     upstream_factory: Callable[[], Any]
     # Called after a handler created or changed work, so an in-process worker
@@ -44,24 +47,31 @@ class Services:
     _loop: LoopThread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def links(self) -> Links:
+    def links_for_request(self) -> Links:
         """Links for the current request: the configured public URL, else the request's host."""
-        base = self.config.public_url or request.host_url
-        return Links(base.rstrip("/"), self.signer, self.config.output_url_ttl)
+        if self.config.public_url:
+            return self.links
+        return Links(request.host_url.rstrip("/"), self.signer, self.config.output_url_ttl)
 
-    def call_upstream(
-        self, call: Callable[[Any], Coroutine[Any, Any, T]], timeout: float
-    ) -> T:
+    def call_upstream(self, call: Callable[[Any], Coroutine[Any, Any, T]], timeout: float) -> T:
         """Run ``call(client)`` on the shared event loop and wait at most ``timeout`` s."""
         with self._lock:
             if self._loop is None:
                 self._loop = LoopThread(name="gateway-web-loop", db_threads=2)
             if self._upstream is None:
                 self._upstream = self.upstream_factory()
-        return self._loop.run(call(self._upstream), timeout)
+        future = self._loop.submit(call(self._upstream))
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # stop the call rather than leave it running on the loop
+            raise
 
     def close(self) -> None:
         if self._loop is not None:
+            aclose = getattr(self._upstream, "aclose", None)
+            if aclose is not None:
+                self._loop.run(aclose(), timeout=5)
             self._loop.stop()
         self.db.dispose()
 

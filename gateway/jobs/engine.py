@@ -20,7 +20,13 @@ from sqlalchemy import update
 
 from gateway.config import GatewayConfig
 from gateway.jobs import steps
-from gateway.jobs.events import PROGRESS_EVENT, TERMINAL_EVENTS, target_urls, wanted
+from gateway.jobs.events import (
+    PROGRESS_EVENT,
+    STARTED_EVENT,
+    TERMINAL_EVENTS,
+    target_urls,
+    wanted,
+)
 from gateway.jobs.outcomes import Continue, Fail, Outcome, Sleep, Succeed
 from gateway.jobs.states import PHASE_STATUS, Phase, Status, is_terminal
 from gateway.media.store import MediaStore
@@ -137,10 +143,14 @@ class Engine:
         """Fenced update of the video (and its session); a new stage may emit a progress event."""
         if "phase" in values and values["phase"] in PHASE_STATUS:
             values.setdefault("status", PHASE_STATUS[Phase(values["phase"])].value)
+        started = video.status == Status.QUEUED.value and values.get("status", "queued") != "queued"
         stage_changed = "stage" in values and values["stage"] != video.stage
         _apply(video, values)
         event = None
-        if stage_changed and wanted(video.webhook_events_filter, PROGRESS_EVENT):
+        if started and wanted(video.webhook_events_filter, STARTED_EVENT):
+            event = self._event(video, STARTED_EVENT)
+        elif stage_changed and wanted(video.webhook_events_filter, PROGRESS_EVENT):
+            # Stages change a handful of times per video: that is the throttle.
             event = self._event(video, PROGRESS_EVENT)
         await asyncio.to_thread(self._write, claim, values, event, video.session_id, chat_values)
         self.on_change(video.id)

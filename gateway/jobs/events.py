@@ -1,31 +1,32 @@
-"""Which webhook events a video change produces, and for which URLs.
+"""Which webhook event a video change produces, and for which URLs.
 
-Filter semantics follow Replicate's `webhook_events_filter`: "completed" covers
-every terminal state (succeeded, failed, canceled) and is the default;
-"progress" adds throttled `video.progress` events.
+Filter semantics (which values select which events) live in
+`gateway.webhooks.progress`; this module maps statuses to event types.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gateway.webhooks.progress import PROGRESS_EVENT, should_emit
+
+__all__ = ["PROGRESS_EVENT", "STARTED_EVENT", "TERMINAL_EVENTS", "target_urls", "wanted"]
+
 TERMINAL_EVENTS = {
     "succeeded": "video.completed",
     "failed": "video.failed",
     "canceled": "video.canceled",
 }
-PROGRESS_EVENT = "video.progress"
-DEFAULT_FILTER = ("completed",)
+STARTED_EVENT = "video.started"
 
 
 def wanted(events_filter: Sequence[str] | None, event_type: str) -> bool:
-    chosen = set(events_filter or DEFAULT_FILTER)
-    if event_type == PROGRESS_EVENT:
-        return "progress" in chosen
-    return "completed" in chosen
+    return should_emit(list(events_filter) if events_filter else None, event_type)
 
 
-def target_urls(webhook_url: str | None, events_filter: Sequence[str] | None, event_type: str) -> list[str]:
+def target_urls(
+    webhook_url: str | None, events_filter: Sequence[str] | None, event_type: str
+) -> list[str]:
     """The per-request webhook URL, when its filter asks for this event."""
     if webhook_url and wanted(events_filter, event_type):
         return [webhook_url]

@@ -25,6 +25,7 @@ from gateway.upstream.errors import (
     InsufficientCredits,
     MessageMaybeDelivered,
     SessionNotFound,
+    StreamDropped,
     UpstreamError,
 )
 
@@ -97,11 +98,20 @@ async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) 
     watcher = TurnWatcher(e, claim, video)
     try:
         await watcher.follow(sid, message_for(video))
+    except StreamDropped as exc:
+        # A clean close after tool calls only (a silent edit) ended the turn:
+        # read the state now instead of waiting out the recovery delay.
+        return await _start_recovery(e, claim, video, at_once=exc.clean_close)
+    except MessageMaybeDelivered:
+        return await _start_recovery(e, claim, video)
     except (SessionNotFound, InsufficientCredits) as exc:
         # The upstream refused the message outright: it was not delivered.
         return await _refused(e, claim, video, exc)
-    except MessageMaybeDelivered:
-        return await _start_recovery(e, claim, video)
+    except UpstreamError:
+        # Refused before anything was accepted (rate limit, connect failure):
+        # the message may be posted again, so step back to SEND and retry later.
+        await e.save(claim, video, phase=Phase.SEND.value, message_sent_at=None)
+        raise
     if watcher.lost:
         return await _start_recovery(e, claim, video)
     await e.save(claim, video, phase=Phase.DRAFT.value)
@@ -139,8 +149,10 @@ async def _refused(e: Engine, claim: Claim, video: Video, exc: UpstreamError) ->
     return Fail(exc.code, exc.message, False, exc.upstream_code, extra)
 
 
-async def _start_recovery(e: Engine, claim: Claim, video: Video) -> Outcome:
-    await e.save(claim, video, phase=Phase.RECOVER.value, poll_count=0, stage="recovering")
+async def _start_recovery(e: Engine, claim: Claim, video: Video, at_once: bool = False) -> Outcome:
+    await e.save(claim, video, phase=Phase.RECOVER.value, poll_count=0, draft=None)
+    if at_once:
+        return Continue()
     return Sleep(later(e.timings.recover_first))
 
 
@@ -219,7 +231,7 @@ async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession |
     delay = min(e.timings.poll_first * e.timings.poll_factor**polls, e.timings.poll_max)
     if _render_elapsed(video, e) > e.timings.render_deadline:
         return Fail("render_timeout", "the render did not finish in time", retryable=True)
-    progress = 70 + int(min(max(job.progress or 0, 0), 100) * 0.25)
+    progress = 70 + int(min(max(job.progress or 0.0, 0.0), 1.0) * 25)  # the client gives 0..1
     await e.save(claim, video, poll_count=polls, progress=max(video.progress, progress))
     return Sleep(later(delay))
 

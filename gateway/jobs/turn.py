@@ -8,6 +8,7 @@ a turn that sends nothing but heartbeats for `heartbeat_only_limit` is lost.
 from __future__ import annotations
 
 import time
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from gateway.store.leases import Claim
@@ -34,16 +35,18 @@ class TurnWatcher:
     async def follow(self, session_id: str, text: str) -> None:
         limit = self.engine.timings.heartbeat_only_limit
         last_real = time.monotonic()
-        async for event in self.engine.client.stream_message(session_id, text):
-            if event.kind == "heartbeat":
-                if time.monotonic() - last_real > limit:
-                    self.lost = True  # only heartbeats for too long: the turn is lost
-                    return
-                continue
-            last_real = time.monotonic()
-            await self._handle(event)
-            if getattr(event, "turn_complete", False):
-                self.completed = True
+        # aclosing: leaving the loop early closes the upstream connection at once.
+        async with aclosing(self.engine.client.stream_message(session_id, text)) as events:
+            async for event in events:
+                if event.kind == "heartbeat":
+                    if time.monotonic() - last_real > limit:
+                        self.lost = True  # only heartbeats for too long: the turn is lost
+                        return
+                    continue
+                last_real = time.monotonic()
+                await self._handle(event)
+                if event.turn_complete:
+                    self.completed = True
 
     async def _handle(self, event: Any) -> None:
         if event.kind == "tool_call":

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from gateway.draft import TRACK_AUDIO, TRACK_TEXT, decode, duration_ms, summarize
+from gateway.draft import TRACK_AUDIO, TRACK_TEXT, decode, duration_ms, is_ready, summarize
 from gateway.sandbox.prompt import (
     AddMusic,
     AddTitle,
@@ -42,6 +42,7 @@ from gateway.sandbox.prompt import (
     parse_edit,
     parse_prompt,
     visual_media,
+    without_quotes,
 )
 
 Intent = Literal["generate", "edit", "chat"]
@@ -101,7 +102,7 @@ def plan_turn(
     intent, ops = classify(message, draft, media)
     if intent == "generate":
         return _generate(message, rng, calls, media, size)
-    if intent == "edit" and draft is not None:
+    if intent == "edit" and draft is not None:  # classify only edits a ready draft
         return _edit(draft, ops, rng, calls, silent_edit_share)
     return _chat(message, draft, rng)
 
@@ -124,6 +125,10 @@ _GENERATION = re.compile(
     rf"{_MAKE_VERB}\s+(?:me\s+)?(?:a|an|some|one)\b.{{0,80}}?{_VIDEO_WORD}|生成|制作",
     re.IGNORECASE,
 )
+_ABOUT_MEDIA = re.compile(
+    r"\b(?:photos?|pictures?|images?|pics|uploads?|uploaded|files?|these|them|turn|use)\b",
+    re.IGNORECASE,
+)
 # A request that starts with a making verb and is not about "it"/"this"/"the ..."
 # reads as a generation even with no video word ("generate a sunset over Paris").
 _MAKE_SOMETHING = re.compile(
@@ -135,16 +140,18 @@ def classify(
     message: str, draft: dict[str, Any] | None, media: Sequence[dict[str, Any]] = ()
 ) -> tuple[Intent, list[EditOp]]:
     """The intent of a message, with the edit operations when it is an edit."""
+    ops = parse_edit(message)
+    message = without_quotes(message)  # a title "New Intro" asks for no new video
     video_like = bool(
         re.search(_VIDEO_WORD, message, re.IGNORECASE)
         or _GENERATION.search(message)
         or _MAKE_SOMETHING.search(message)
+        or (visual_media(media) and _ABOUT_MEDIA.search(message))
     )
-    if draft is None:
+    if not is_ready(draft):  # a fresh session may hold an empty draft: nothing to edit
         return ("generate" if video_like else "chat"), []
     if _NEW_VIDEO.search(message) and video_like:
         return "generate", []
-    ops = parse_edit(message)
     if ops:
         return "edit", ops
     if _GENERATION.search(message) or (media and _MAKE_SOMETHING.search(message)):

@@ -2,7 +2,7 @@
 
 Each text segment is drawn once with Pillow's embedded scalable font, turned into
 premultiplied YUV planes plus "keep" factors (1 - alpha), and then blended each frame
-over its bounding box only: two multiply-adds per plane on a small region.
+over its bounding box only, at full resolution on the packed frame.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gateway.draft import TRACK_TEXT, segments_of, tracks_of
-from gateway.sandbox.picture import Planes
+from gateway.sandbox.picture import yuv420_views
 from gateway.sandbox.yuv import rgb_planes_to_yuv
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class Caption:
     end_ms: float
     top: int  # even, so the chroma box lines up with the luma box
     left: int
-    y_pm: np.ndarray  # alpha * Y
+    y_pm: np.ndarray  # alpha * Y, plus 0.5 so the uint8 conversion rounds
     y_keep: np.ndarray  # 1 - alpha
     u_pm: np.ndarray  # half resolution from here on
     v_pm: np.ndarray
@@ -37,17 +37,17 @@ class Caption:
     def visible(self, t_ms: float) -> bool:
         return self.start_ms <= t_ms < self.end_ms
 
-    def apply(self, planes: Planes) -> None:
-        h, w = self.y_keep.shape
-        _over(planes.y[self.top : self.top + h, self.left : self.left + w], self.y_keep, self.y_pm)
-        top, left, (h, w) = self.top // 2, self.left // 2, self.uv_keep.shape
-        _over(planes.u[top : top + h, left : left + w], self.uv_keep, self.u_pm)
-        _over(planes.v[top : top + h, left : left + w], self.uv_keep, self.v_pm)
+    def apply(self, packed: np.ndarray) -> None:
+        """Blend over a packed yuv420p frame (uint8, full-resolution luma)."""
+        y, u, v = yuv420_views(packed)
+        _over(y, self.y_keep, self.y_pm, self.top, self.left)
+        _over(u, self.uv_keep, self.u_pm, self.top // 2, self.left // 2)
+        _over(v, self.uv_keep, self.v_pm, self.top // 2, self.left // 2)
 
 
-def _over(region: np.ndarray, keep: np.ndarray, premultiplied: np.ndarray) -> None:
-    region *= keep
-    region += premultiplied
+def _over(plane: np.ndarray, keep: np.ndarray, pm: np.ndarray, top: int, left: int) -> None:
+    region = plane[top : top + keep.shape[0], left : left + keep.shape[1]]
+    np.copyto(region, region * keep + pm, casting="unsafe")
 
 
 def captions_of(draft: dict[str, Any], width: int, height: int, end_ms: float) -> list[Caption]:
@@ -80,10 +80,10 @@ def _caption(text: str, start: float, end: float, width: int, height: int) -> Ca
         end,
         top,
         left,
-        (alpha * y).astype(np.float32),
+        (alpha * y + 0.5).astype(np.float32),
         (1 - alpha).astype(np.float32),
-        _half(alpha * u).astype(np.float32),
-        _half(alpha * v).astype(np.float32),
+        (_half(alpha * u) + 0.5).astype(np.float32),
+        (_half(alpha * v) + 0.5).astype(np.float32),
         (1 - half_alpha).astype(np.float32),
     )
 

@@ -47,7 +47,7 @@ _ONLY_AT = {
     Kind.HEARTBEAT_ONLY: {"run_sse"},
     Kind.RENDER_FAILED: {"render_submit"},
     Kind.EXPORT_BLOCKED: {"render_submit"},
-    Kind.OUT_OF_CREDITS: {"run_sse", "render_submit", "session"},
+    Kind.OUT_OF_CREDITS: {"run_sse", "render_submit"},
     Kind.TOKEN_EXPIRED: set(ENDPOINTS) - {"anonymous_token"},
     Kind.SESSION_LOST: {"claim_token", "run_sse", "upload", "state", "render_submit"},
 }

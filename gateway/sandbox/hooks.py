@@ -144,11 +144,14 @@ def reset_connection(environ: dict[str, Any]) -> None:
 
     SO_LINGER 0 turns the final close into an RST. The server still holds the
     socket (and its file objects keep the descriptor open), so a plain close()
-    would be deferred until after werkzeug wrote a response; instead the
-    descriptor is replaced in place by an unconnected socket, which closes the
-    connection now and makes werkzeug's later writes fail as a dropped peer.
+    would be deferred until after werkzeug wrote a response. Instead the
+    descriptor is replaced in place by a socket whose peer is already gone:
+    the connection closes now, and werkzeug's later writes fail as a dropped
+    peer (EPIPE) and its reads see EOF, so nothing is logged as an error.
     """
     sock: socket.socket = environ["werkzeug.socket"]
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    with socket.socket(sock.family, socket.SOCK_STREAM) as spare:
-        os.dup2(spare.fileno(), sock.fileno())
+    dead, peer = socket.socketpair()
+    peer.close()
+    with dead:
+        os.dup2(dead.fileno(), sock.fileno())

@@ -90,6 +90,11 @@ _QUOTED = re.compile(
 _TITLE_KEY = r"\b(?:title[sd]?|called|named|caption(?:ed)?|heading)\b"
 
 
+def without_quotes(text: str) -> str:
+    """The text with quoted passages blanked, so words inside a title steer nothing."""
+    return _QUOTED.sub(" ", text)
+
+
 def _quoted_text(match: re.Match[str]) -> str:
     return next(v for v in match.groupdict().values() if v is not None).strip()
 

@@ -84,14 +84,21 @@ def cache_key(draft: dict[str, Any], width: int, height: int, fps: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def render_cached(draft: dict[str, Any], cache_dir: Path, **kw: Any) -> RenderResult:
+def render_cached(
+    draft: dict[str, Any],
+    cache_dir: Path,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    fps: int | None = None,
+) -> RenderResult:
     """``render_draft`` into ``<cache_dir>/<key>.mp4``, reusing an earlier render of the same key.
 
     A hit costs a stat and a small JSON read. Threads asking for the same key wait for
     the one that encodes; separate processes may both encode, harmlessly, since every
     file is replaced atomically.
     """
-    width, height, fps = resolve_size(draft, kw.get("width"), kw.get("height"), kw.get("fps"))
+    width, height, fps = resolve_size(draft, width, height, fps)
     key = cache_key(draft, width, height, fps)
     cache_dir = Path(cache_dir)
     with _LOCKS.hold(key):

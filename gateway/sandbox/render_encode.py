@@ -28,10 +28,11 @@ def encode(job: Job, path: Path) -> None:
         for i in range(job.frames):
             t_ms = i * 1000 / job.fps
             picture.draw(job.look_at(t_ms), t_ms / 1000, planes)
+            planes.pack(packed)
             for caption in job.captions:
                 if caption.visible(t_ms):
-                    caption.apply(planes)
-            frame = av.VideoFrame.from_ndarray(planes.pack(packed), format="yuv420p")
+                    caption.apply(packed)
+            frame = av.VideoFrame.from_ndarray(packed, format="yuv420p")
             frame.pts, frame.time_base = i, Fraction(1, job.fps)
             box.mux(video.encode(frame))
             if audio is not None:  # keep audio in step with video so the muxer interleaves

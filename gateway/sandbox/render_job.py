@@ -8,11 +8,12 @@ from typing import Any
 
 from gateway.draft import TRACK_VIDEO, duration_ms, segments_of, tracks_of
 from gateway.sandbox.captions import Caption, captions_of
-from gateway.sandbox.picture import Look, look_for
+from gateway.sandbox.looks import Look, look_for
 from gateway.sandbox.sound import Voice, voices_of
 
 DEFAULT_SIZE, DEFAULT_FPS = (1280, 720), 24
 MAX_AREA, MAX_SIDE, MIN_SIDE = 1080 * 1920, 1920, 16
+MAX_DURATION_MS = 10 * 60 * 1000  # a runaway "d" must not tie the sandbox up for hours
 
 _RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
 _RESOLUTIONS = {"720p": 720, "1080p": 1080}
@@ -83,6 +84,10 @@ def plan(draft: dict[str, Any], width: int, height: int, fps: int) -> Job:
     total = duration_ms(draft)
     if total <= 0:
         raise ValueError("the draft has no duration: nothing to render")
+    if total > MAX_DURATION_MS:
+        raise ValueError(
+            f"the draft lasts {total} ms; the sandbox renders at most {MAX_DURATION_MS}"
+        )
     meta = draft.get("m") if isinstance(draft.get("m"), dict) else {}
     prompt, seed = str(meta.get("prompt") or ""), meta.get("seed")
     return Job(
@@ -97,7 +102,9 @@ def plan(draft: dict[str, Any], width: int, height: int, fps: int) -> Job:
     )
 
 
-def _shots(draft: dict[str, Any], prompt: str, seed: Any, total: int) -> list:
+def _shots(
+    draft: dict[str, Any], prompt: str, seed: Any, total: int
+) -> list[tuple[float, float, Look]]:
     segments = [s for t in tracks_of(draft) if t.get("tt") == TRACK_VIDEO for s in segments_of(t)]
     shots = []
     for i, seg in enumerate(segments):

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.sandbox.config import SandboxConfig
@@ -58,6 +58,7 @@ class TurnJob:
     turn: Any  # gateway.sandbox.agent.Turn
     channel: Channel
     heartbeat_only_seconds: float | None = None  # set by the heartbeat_only fault
+    settled: bool = field(default=False, init=False)
 
     def start(self) -> None:
         threading.Thread(target=self.run, name=f"turn-{self.session_id[:8]}", daemon=True).start()
@@ -98,9 +99,9 @@ class TurnJob:
         self._settle(charge=True)
 
     def _settle(self, *, charge: bool) -> None:
-        if getattr(self, "_settled", False):
+        if self.settled:  # a failure after the charge must not refund it
             return
-        self._settled = True
+        self.settled = True
         self.store.settle(self.user_id, self.session_id, self.turn.cost, charge=charge)
         self.store.turn_ended(self.session_id)
 

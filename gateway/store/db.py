@@ -63,7 +63,11 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work for reads (and writes that start with a write); commits on success."""
+        """A unit of work; commits on success, rolls back on error.
+
+        On SQLite it begins DEFERRED (readers never wait): use ``write()`` for
+        anything that reads before it writes.
+        """
         with self._reader.begin() as session:
             yield session
 

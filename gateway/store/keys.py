@@ -22,7 +22,11 @@ def hash_key(plaintext: str) -> str:
 
 
 def new_webhook_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes.
+
+    Generated here rather than imported from ``gateway.webhooks``: the store is
+    the bottom layer, and ``gateway.webhooks`` imports the store (an import cycle).
+    """
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 

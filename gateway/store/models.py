@@ -145,8 +145,9 @@ class Video(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     cancel_after: Mapped[datetime | None]
     attempts: Mapped[int] = _zero()
-    # NULL means the engine has nothing to do (terminal rows).
-    due_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # NULL means the engine has nothing to do. No column default: the ORM would
+    # apply it to an explicit None too; insert_video defaults it to "now".
+    due_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(sa.String(200))
     lease_token: Mapped[int] = _zero()
     lease_expires_at: Mapped[datetime | None]

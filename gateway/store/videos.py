@@ -42,6 +42,7 @@ class Page:
 
 def insert_video(session: Session, **fields: Any) -> Video:
     """Add a video (defaults: queued, due now) and flush so its id is known."""
+    fields.setdefault("due_at", utcnow())
     video = Video(**fields)
     session.add(video)
     session.flush()

@@ -16,7 +16,14 @@ from typing import Any
 
 from gateway.upstream.gui import is_ignorable_trailer, translate_gui
 
-__all__ = ["AgentEvent", "EventKind", "is_ignorable_trailer", "parse_data", "translate_gui"]
+__all__ = [
+    "HEARTBEAT",
+    "AgentEvent",
+    "EventKind",
+    "is_ignorable_trailer",
+    "parse_data",
+    "translate_gui",
+]
 
 
 class EventKind(StrEnum):

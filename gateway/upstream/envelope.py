@@ -153,7 +153,7 @@ def _from_status(status: int, headers: Mapping[str, str], payload: dict[str, Any
 def _credits_error(message: str, payload: dict[str, Any]) -> InsufficientCredits:
     data = _data(payload)
     url = _first_str(data, "registration_url", "register_url", "bind_url", "url")
-    bind = _first_str(data, "bind_id", "bind", "anonymous_id", "user_id")
+    bind = _first_str(data, "bind_id", "bind", "anonymous_id", "user_id", ints=True)
     return InsufficientCredits(message, registration_url=url, bind_id=bind)
 
 
@@ -185,13 +185,13 @@ def _message(payload: dict[str, Any], default: str) -> str:
     return (value or default)[:_MAX_MESSAGE]
 
 
-def _first_str(data: dict[str, Any], *keys: str) -> str | None:
+def _first_str(data: dict[str, Any], *keys: str, ints: bool = False) -> str | None:
     for key in keys:
         value = data.get(key)
         if isinstance(value, str) and value:
             return value
-        if isinstance(value, int) and not isinstance(value, bool) and key != "url":
-            return str(value)
+        if ints and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # numeric user ids
     return None
 
 

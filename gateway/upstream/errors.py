@@ -138,9 +138,7 @@ class StreamDropped(MessageMaybeDelivered):
 
     code = "stream_dropped"
 
-    def __init__(
-        self, message: str, *, clean_close: bool = False, events_seen: int = 0
-    ) -> None:
+    def __init__(self, message: str, *, clean_close: bool = False, events_seen: int = 0) -> None:
         super().__init__(message)
         self.clean_close = clean_close
         self.events_seen = events_seen

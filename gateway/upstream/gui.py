@@ -13,36 +13,58 @@ from __future__ import annotations
 
 import re
 
+# Full-width CJK punctuation, spelt as escapes so the source stays unambiguous.
+_CJK_STOP = "\u3002\uff01\uff1f"  # full stop, exclamation, question mark
+_CJK_PAUSE = "\uff0c\uff1b"  # comma, semicolon
 _GUI_VERB = r"\b(?:click\w*|tap|tapping|press|pressing)\b|\b(?:button|icon)s?\b|点击|单击|轻触|按钮"
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE))
-    for name, pattern in (
-        ("export", rf"(?:{_GUI_VERB}).*\b(?:export|download)|\b(?:export|download)\w*\b.*(?:{_GUI_VERB})"
-         r"|\byou can (?:now )?(?:export|download)\b|\bexport (?:panel|menu|option|dialog)\b|导出|下载"),
-        ("billing", r"\b(?:check|visit|go to|open|see|view)\b.*\b(?:account|billing|subscription|pricing)\b"
-         r"|\b(?:account|billing) (?:page|settings)\b|(?:查看|前往|打开|点击|去).*(?:账户|账号|充值|计费|订阅)"),
-        ("drag", r"\bdrag\w*\b|\bdrop (?:it|them|the|your|a|files?)\b|拖拽|拖动|拖放|拖入|拖到"),
-        ("preview", r"\b(?:preview|play|watch|view)\w*\b.*\b(?:timeline|player|canvas)\b"
-         r"|\bpreview (?:it |the video |your video )?(?:in|on)\b|预览|(?:查看|播放).*(?:时间轴|时间线)"),
-        ("panel", r"\bopen\w*\b.*\b(?:panel|sidebar|tab|menu|toolbar|settings|editor|window|library)\b"
-         r"|\b(?:in|from|on) the [\w ]{0,24}(?:panel|sidebar|toolbar)\b|打开|面板|侧边栏|菜单|工具栏"),
-        ("gui", _GUI_VERB),
-    )
-)  # fmt: skip
+_RULE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "export": (
+        rf"(?:{_GUI_VERB}).*\b(?:export|download)",
+        rf"\b(?:export|download)\w*\b.*(?:{_GUI_VERB})",
+        r"\byou can (?:now )?(?:export|download)\b",
+        r"\bexport (?:panel|menu|option|dialog)\b",
+        r"导出|下载",
+    ),
+    "billing": (
+        r"\b(?:check|visit|go to|open|see|view)\b.*\b(?:account|billing|subscription|pricing)\b",
+        r"\b(?:account|billing) (?:page|settings)\b",
+        r"(?:查看|前往|打开|点击|去).*(?:账户|账号|充值|计费|订阅)",
+    ),
+    "drag": (
+        r"\bdrag\w*\b",
+        r"\bdrop (?:it|them|the|your|a|files?)\b",
+        r"拖拽|拖动|拖放|拖入|拖到",
+    ),
+    "preview": (
+        r"\b(?:preview|play|watch|view)\w*\b.*\b(?:timeline|player|canvas)\b",
+        r"\bpreview (?:it |the video |your video )?(?:in|on)\b",
+        r"预览|(?:查看|播放).*(?:时间轴|时间线)",
+    ),
+    "panel": (
+        r"\bopen\w*\b.*\b(?:panel|sidebar|tab|menu|toolbar|settings|editor|window|library)\b",
+        r"\b(?:in|from|on) the [\w ]{0,24}(?:panel|sidebar|toolbar)\b",
+        r"打开|面板|侧边栏|菜单|工具栏",
+    ),
+    "gui": (_GUI_VERB,),
+}
+_RULES = tuple(
+    (name, re.compile("|".join(patterns), re.IGNORECASE))
+    for name, patterns in _RULE_PATTERNS.items()
+)
 _PHRASES = {
-    "export": ("The video can be exported through the API.", "成片可以通过 API 获取。"),
-    "billing": ("The credit balance can be read through the API.", "积分余额可以通过 API 查询。"),
-    "drag": ("Further edits can be sent as a chat message.", "如需调整，请直接发送编辑指令。"),
-    "preview": ("The track summary describes the timeline.", "轨道摘要描述了当前时间线。"),
+    "export": ("The video can be exported through the API.", "成片可以通过 API 获取\u3002"),
+    "billing": ("The credit balance can be read through the API.", "积分余额可通过 API 查询\u3002"),
+    "drag": ("Further edits can be sent as a chat message.", "如需调整请直接发送编辑指令\u3002"),
+    "preview": ("The track summary describes the timeline.", "轨道摘要描述了当前时间线\u3002"),
 }
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_SENTENCE = re.compile(r".*?(?:[.!?]+(?=\s|$)|[。！？]+|$)")
+_SENTENCE = re.compile(rf".*?(?:[.!?]+(?=\s|$)|[{_CJK_STOP}]+|$)")
 _CLAUSE_SEP = re.compile(
-    r"(,\s*|;\s*|，|；|\s+(?:and|then|or)\s+(?=(?:you\s+(?:can|may|could)\s+)?"
+    rf"(,\s*|;\s*|[{_CJK_PAUSE}]|\s+(?:and|then|or)\s+(?=(?:you\s+(?:can|may|could)\s+)?"
     r"(?:click|tap|press|open|drag|use|go|check|visit|preview)\b))",
     re.IGNORECASE,
 )
-_SHAPE = re.compile(r"^(\s*)(.*?)([.!?。！？]*)(\s*)$", re.DOTALL)
+_SHAPE = re.compile(rf"^(\s*)(.*?)([.!?{_CJK_STOP}]*)(\s*)$", re.DOTALL)
 _TRAILER = re.compile(
     r"^\W*(?:sorry\W*)?(?:but\s+)?(?:i|we)?\s*(?:have\s+|'ve\s+)?(?:encountered|ran into|hit)\s+"
     r"a\s+temporary\s+(?:issue|problem|error)|遇到了?(?:一个)?临时(?:性)?(?:问题|错误)",

@@ -39,6 +39,8 @@ class Timeouts:
     # Whole-turn cap: the upstream documents streams of up to 15 minutes.
     turn: float = 900.0
     download_read: float = 60.0
+    # After a large upload the upstream may take a while to answer.
+    upload_read: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,12 @@ class Credits:
     available: int
     frozen: int
     total: int
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Credits:
+        available, frozen = _int(data.get("available")), _int(data.get("frozen"))
+        total = data.get("total")
+        return cls(available, frozen, _int(total) if total is not None else available + frozen)
 
 
 @dataclass(frozen=True)
@@ -70,3 +78,62 @@ class RenderJob:
     @property
     def finished(self) -> bool:
         return self.status in ("completed", "failed")
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], render_id: str) -> RenderJob:
+        """Read a job liberally: fields at the top level or inside ``data``."""
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        sources = (data, payload)
+        status = _status(_pick(sources, "status", "state"))
+        output = _pick(sources, "output")
+        url = output.get("url") if isinstance(output, dict) else None
+        url = url or _pick(sources, "output_url", "url", "download_url")
+        error = _pick(sources, "error", "error_message", "failure_reason")
+        if isinstance(error, dict):
+            error = error.get("message") or str(error)
+        return cls(
+            id=str(_pick(sources, "id", "render_id") or render_id),
+            status=status,
+            progress=_progress(_pick(sources, "progress", "percent", "progress_percent")),
+            output_url=url if isinstance(url, str) and url else None,
+            error=str(error) if error else None,
+            raw=payload,
+        )
+
+
+_STATUS_WORDS = {
+    "completed": ("completed", "complete", "succeeded", "success", "done", "finished"),
+    "failed": ("failed", "failure", "error", "errored", "cancelled", "canceled"),
+    "processing": ("processing", "running", "rendering", "in_progress", "started"),
+    "pending": ("pending", "queued", "submitted", "waiting", "created"),
+}
+_STATUS = {word: status for status, words in _STATUS_WORDS.items() for word in words}
+
+
+def _status(value: Any) -> str:
+    word = str(value).strip().lower() if value is not None else "pending"
+    return _STATUS.get(word, word)
+
+
+def _progress(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    # The field is unspecified: values above 1 are read as percentages.
+    return max(0.0, min(1.0, value / 100 if value > 1 else float(value)))
+
+
+def _pick(sources: tuple[dict[str, Any], ...], *keys: str) -> Any:
+    for source in sources:
+        for key in keys:
+            if source.get(key) is not None:
+                return source[key]
+    return None
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0

@@ -151,13 +151,19 @@ def test_prompt_music_volume(text: str, volume: float | None) -> None:
             "camera movement",
             "sunset over a city skyline",
         ),
-        ("Generate a city timelapse, 10 seconds, 9:16, with calm background music", "city timelapse"),
+        (
+            "Generate a city timelapse, 10 seconds, 9:16, with calm background music",
+            "city timelapse",
+        ),
         (
             'Make a 15s vertical video of a cat playing piano with the title "Urban Dreams" '
             "and lo-fi music at 35%",
             "cat playing piano",
         ),
-        ("please create a square 1 minute clip about coffee brewing, titled 'Hi'", "coffee brewing"),
+        (
+            "please create a square 1 minute clip about coffee brewing, titled 'Hi'",
+            "coffee brewing",
+        ),
         ("a video of Times Square at night for TikTok", "Times Square at night"),
         ("make a new video of dogs", "dogs"),
         ("generate a 15-second video clip of a product showcase", "product showcase"),
@@ -176,7 +182,7 @@ def test_prompt_subject_is_short() -> None:
 
 def test_prompt_whole() -> None:
     spec = parse_prompt(
-        'generate a 30-second vertical video of a city timelapse with lo-fi music '
+        "generate a 30-second vertical video of a city timelapse with lo-fi music "
         'and the title "Urban Dreams"'
     )
     assert spec == VideoSpec("city timelapse", 30, "9:16", "Urban Dreams", "lo-fi")
@@ -184,7 +190,12 @@ def test_prompt_whole() -> None:
 
 @pytest.mark.parametrize(
     ("mood", "label"),
-    [("lo-fi", "Lo-fi"), ("upbeat", "Upbeat"), ("hip-hop", "Hip-hop"), ("background", "Background music")],
+    [
+        ("lo-fi", "Lo-fi"),
+        ("upbeat", "Upbeat"),
+        ("hip-hop", "Hip-hop"),
+        ("background", "Background music"),
+    ],
 )
 def test_mood_label(mood: str, label: str) -> None:
     assert mood_label(mood) == label

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gateway.sandbox import render
-from gateway.sandbox.picture import look_for
+from gateway.sandbox.looks import look_for
 from gateway.sandbox.render import frame_size, render_cached, render_draft
 from gateway.sandbox.render_job import resolve_size
 
@@ -80,7 +80,9 @@ def test_frame_size_rejects_unknown_values(ratio: str, resolution: str) -> None:
         frame_size(ratio, resolution)
 
 
-@pytest.mark.parametrize("draft", [{}, {"d": 0}, {"d": 0, "t": []}, {"t": [{"tt": 0, "sg": []}]}])
+@pytest.mark.parametrize(
+    "draft", [{}, {"d": 0}, {"d": 0, "t": []}, {"t": [{"tt": 0, "sg": []}]}, {"d": 10**9}]
+)
 def test_empty_draft_is_refused(draft: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         render_draft(draft, tmp_path / "out.mp4")

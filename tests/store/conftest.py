@@ -33,13 +33,27 @@ def pg_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
+def _migrate(url: str) -> None:
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> Iterator[str]:
+    """A migrated database that each PostgreSQL test copies."""
+    url = pg_server.create_template(_migrate)
+    yield url
+    pg_server.drop_database(url)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'gateway.db'}"
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
-    url = server.create_database()
+    url = server.create_database(template=request.getfixturevalue("pg_template"))
     yield url
     server.drop_database(url)
 

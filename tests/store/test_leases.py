@@ -10,6 +10,7 @@ from gateway.store import (
     ApiKey,
     Claim,
     Database,
+    Delivery,
     Event,
     EventSpec,
     LeaseLost,
@@ -56,9 +57,7 @@ def test_claim_takes_only_due_unleased_active_rows(db: Database, api_key: ApiKey
 
 def test_claim_respects_limit_oldest_first(db: Database, api_key: ApiKey) -> None:
     now = utcnow()
-    ids = [
-        _videos(db, api_key, 1, due_at=now - timedelta(seconds=10 - i))[0] for i in range(5)
-    ]
+    ids = [_videos(db, api_key, 1, due_at=now - timedelta(seconds=10 - i))[0] for i in range(5)]
     claims = claim_videos(db, "w", now, limit=2, lease_seconds=30)
     assert sorted(c.id for c in claims) == ids[:2]
 
@@ -212,16 +211,11 @@ def test_transition_with_event_is_atomic(db: Database, api_key: ApiKey) -> None:
     assert event is not None and event.id.startswith("msg_")
     with db.session() as session:
         stored = session.get_one(Event, event.id)
-        assert sorted(d.url for d in stored_deliveries(session, event.id)) == [
+        deliveries = session.scalars(select(Delivery).where(Delivery.event_id == event.id))
+        assert sorted(d.url for d in deliveries) == [
             "https://a.example/h",
             "https://b.example/h",
         ]
         assert stored.payload == {"id": stale.id}
     assert _video(db, current.id).status == "succeeded"
     assert transition_with_event(db, current, values={"progress": 100}, event=None) is None
-
-
-def stored_deliveries(session, event_id: str) -> list:
-    from gateway.store import Delivery
-
-    return list(session.scalars(select(Delivery).where(Delivery.event_id == event_id)))

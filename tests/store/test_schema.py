@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -24,9 +26,16 @@ def test_migrated_schema_matches_models(db: Database) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-def test_sqlite_pragmas(db: Database) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite only")
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+def test_sqlite_pragmas(sqlite_db: Database) -> None:
+    db = sqlite_db
     with db.engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
@@ -35,9 +44,8 @@ def test_sqlite_pragmas(db: Database) -> None:
         assert pragma("foreign_keys") == 1
 
 
-def test_sqlite_write_begins_immediate_and_session_deferred(db: Database) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("SQLite only")
+def test_sqlite_write_begins_immediate_and_session_deferred(sqlite_db: Database) -> None:
+    db = sqlite_db
     seen: list[str] = []
     listener = lambda *args: seen.append(args[2])  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listener)
@@ -56,7 +64,6 @@ def test_concurrent_read_then_write_transactions_wait_instead_of_failing(
     db: Database,
 ) -> None:
     """Two writers that both read first: the second waits for the first (no SQLITE_BUSY)."""
-    db.upgrade()
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
 
@@ -82,7 +89,7 @@ def test_concurrent_read_then_write_transactions_wait_instead_of_failing(
         assert len(session.scalars(select(ApiKey)).all()) == 2
 
 
-def test_database_url_mapping(tmp_path) -> None:
+def test_database_url_mapping(tmp_path: Path) -> None:
     assert normalize_url("postgresql://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
     assert normalize_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"

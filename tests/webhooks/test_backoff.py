@@ -36,7 +36,9 @@ def test_monotone_without_jitter_and_never_shrinking_much_with_it() -> None:
     assert bases == sorted(bases)
     for n in range(1, 15):
         # Even the worst jitter draw keeps a later delay at least 80% of... the earlier one's.
-        assert default_backoff(n + 1, rand=lambda: 0.0) >= 0.8 * default_backoff(n, rand=lambda: 0.0)
+        assert default_backoff(n + 1, rand=lambda: 0.0) >= 0.8 * default_backoff(
+            n, rand=lambda: 0.0
+        )
 
 
 def test_twelve_attempts_span_about_two_to_three_days() -> None:

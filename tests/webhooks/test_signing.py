@@ -48,3 +48,10 @@ def test_new_secret_shape() -> None:
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
     assert new_secret() != secret
+
+
+def test_public_surface() -> None:
+    import gateway.webhooks as webhooks
+
+    for name in webhooks.__all__:
+        assert getattr(webhooks, name).__module__.startswith("gateway.webhooks.")

@@ -1,0 +1,18 @@
+"""The REST API: one blueprint per resource, one error shape, registered by ``init_api``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.api import health, me, videos, webhooks
+from gateway.api.errors import ERROR_CODES, ApiError, register_error_handlers
+
+__all__ = ["ERROR_CODES", "ApiError", "init_api"]
+
+BLUEPRINTS = (videos.bp, me.bp, webhooks.bp, health.bp)
+
+
+def init_api(app: Flask) -> None:
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)

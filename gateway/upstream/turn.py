@@ -1,0 +1,134 @@
+"""One chat turn on ``/run_sse``: framing, completion tracking, refusals.
+
+Split from the client so the rules that decide "was the message accepted" and
+"did the turn complete" sit together and stay small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any, NoReturn
+
+import httpx
+
+from gateway.upstream import envelope
+from gateway.upstream.adk import HEARTBEAT, AgentEvent, EventKind, parse_data
+from gateway.upstream.errors import MessageMaybeDelivered, ProtocolError, StreamDropped
+from gateway.upstream.sse import SSEDecoder, SSEFrame
+
+APP = "nemo_agent"
+
+
+def run_body(session_id: str, text: str) -> dict[str, Any]:
+    return {
+        "app_name": APP,
+        "user_id": "me",
+        "session_id": session_id,
+        "new_message": {"role": "user", "parts": [{"text": text}]},
+    }
+
+
+class Turn:
+    """Tracks one chat turn: events seen, completion, time since real output."""
+
+    def __init__(self, now: float, idle_limit: float) -> None:
+        self.count = 0
+        self.complete = False
+        self.last: AgentEvent | None = None
+        self._last_output = now
+        self._idle_limit = idle_limit
+
+    def note(self, event: AgentEvent, now: float) -> None:
+        self.count += 1
+        self.complete = self.complete or event.turn_complete
+        if event.kind is not EventKind.HEARTBEAT:
+            self.last = event
+            self._last_output = now
+
+    def idle(self, now: float) -> bool:
+        return now - self._last_output > self._idle_limit
+
+    @property
+    def finished(self) -> bool:
+        """Ended normally: a turn-complete flag, or a clean close after a final answer
+        (ADK's run_sse does not always send ``turnComplete``)."""
+        return self.complete or (self.last is not None and self.last.is_final_answer)
+
+
+async def frames(response: httpx.Response, deadline: float) -> AsyncIterator[SSEFrame]:
+    decoder = SSEDecoder()
+    chunks = response.aiter_bytes()
+    while True:
+        # The cap wraps each read only: a timeout scope must not span a yield.
+        async with asyncio.timeout_at(deadline):
+            chunk = await anext(chunks, None)
+        if chunk is None:
+            break
+        for frame in decoder.feed(chunk):
+            yield frame
+    for frame in decoder.flush():
+        yield frame
+
+
+def frame_events(frame: SSEFrame) -> list[AgentEvent]:
+    if frame.comment:
+        return [HEARTBEAT]
+    return parse_data(frame.data, frame.event)
+
+
+async def raise_refusal(response: httpx.Response) -> NoReturn:
+    """Raise for a /run_sse answer that is not an event stream.
+
+    An envelope with a non-zero code, or any 4xx, means the upstream refused the
+    message: the mapped error is raised and the call is safe to repeat. Anything
+    else (an HTML 502, a 200 without a stream) may hide an accepted message.
+    """
+    try:
+        body = await response.aread()
+    except httpx.TransportError as exc:
+        raise MessageMaybeDelivered("the chat answer was cut while being read") from exc
+    payload = envelope.decode(body)
+    status = response.status_code
+    error = envelope.error_for(status, response.headers, payload)
+    refused = envelope.envelope_code(payload) not in (None, 0) or 400 <= status < 500
+    if error is not None and refused:
+        raise error
+    cause = error or ProtocolError(f"HTTP {status} without an event stream", upstream_code=status)
+    raise MessageMaybeDelivered(f"/run_sse answered HTTP {status} without a stream") from cause
+
+
+async def turn_events(
+    response: httpx.Response, deadline: float, turn: Turn
+) -> AsyncIterator[AgentEvent]:
+    loop = asyncio.get_running_loop()
+    try:
+        async with aclosing(frames(response, deadline)) as stream:
+            async for frame in stream:
+                for event in frame_events(frame):
+                    turn.note(event, loop.time())
+                    yield event
+                if turn.idle(loop.time()):
+                    if turn.complete:
+                        return
+                    raise StreamDropped("only keep-alives for too long", events_seen=turn.count)
+    except (TimeoutError, httpx.TransportError, httpx.StreamError) as exc:
+        if turn.complete:
+            return  # the answer was whole; only the tail of the stream was lost
+        reason = _drop_reason(exc)
+        raise StreamDropped(reason, events_seen=turn.count) from exc
+    if not turn.finished:
+        raise StreamDropped(
+            "the stream ended without completing the turn",
+            clean_close=True,
+            events_seen=turn.count,
+        )
+
+
+def _drop_reason(exc: Exception) -> str:
+    if isinstance(exc, TimeoutError):
+        return "turn time cap reached"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "stream silent too long"
+    return "stream cut"
