@@ -10,6 +10,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -46,30 +47,45 @@ def bench_draft(ratio: str, width: int, height: int) -> dict[str, Any]:
 
 
 def time_case(ratio: str, width: int, height: int, runs: int, folder: Path) -> dict[str, Any]:
-    draft, times, size = bench_draft(ratio, width, height), [], 0
+    draft, walls, cpus, digests, size = bench_draft(ratio, width, height), [], [], set(), 0
     for run in range(runs):
-        started = time.perf_counter()
+        cpu, wall = _cpu_seconds(), time.perf_counter()
         result = render_draft(draft, folder / f"{width}x{height}-{run}.mp4")
-        times.append(time.perf_counter() - started)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(_cpu_seconds() - cpu)  # all threads, the encoder's included
+        digests.add(result.sha256)
         size = result.size_bytes
-    return {"size": f"{width}x{height}", "times": times, "bytes": size}
+    return {
+        "size": f"{width}x{height}",
+        "walls": walls,
+        "cpus": cpus,
+        "same": len(digests) == 1,
+        "bytes": size,
+    }
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| render (10 s, 30 fps, title + music) | runs | min s | median s | x real time | MP4 |",
-        "|---|---|---|---|---|---|",
+        "| 10 s, 30 fps, title + music | runs | wall min s | wall median s | CPU median s "
+        "| x real time | MP4 | same bytes every run |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        best, median = min(row["times"]), statistics.median(row["times"])
+        best, median = min(row["walls"]), statistics.median(row["walls"])
         lines.append(
-            f"| {row['size']} | {len(row['times'])} | {best:.2f} | {median:.2f} "
-            f"| {DURATION_MS / 1000 / median:.1f} | {row['bytes'] / 1e6:.1f} MB |"
+            f"| {row['size']} | {len(row['walls'])} | {best:.2f} | {median:.2f} "
+            f"| {statistics.median(row['cpus']):.2f} | {DURATION_MS / 1000 / median:.1f} "
+            f"| {row['bytes'] / 1e6:.1f} MB | {'yes' if row['same'] else 'no'} |"
         )
-    big, small = (statistics.median(r["times"]) for r in rows)
+    big, small = (statistics.median(r["walls"]) for r in rows)
     lines.append("")
     lines.append(
-        f"1080x1920 takes {big / small:.2f}x the time of 1280x720 "
+        f"1080x1920 takes {big / small:.2f}x the wall time of 1280x720 "
         f"for {1080 * 1920 / (1280 * 720):.2f}x the pixels."
     )
     return "\n".join(lines)
@@ -85,10 +101,17 @@ def machine() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0]
     return (
-        f"{cores} cores ({model}), Python {platform.python_version()}, PyAV {av.__version__}, "
-        f"NumPy {np.__version__}"
+        f"{cores} cores ({model}), load average {load:.1f} at the end of the run, "
+        f"Python {platform.python_version()}, PyAV {av.__version__} "
+        f"(FFmpeg {_ffmpeg_version()}), NumPy {np.__version__}"
     )
+
+
+def _ffmpeg_version() -> str:
+    version = av.library_versions.get("libavcodec", ())
+    return "libavcodec " + ".".join(map(str, version)) if version else "unknown"
 
 
 def section(body: str) -> str:
@@ -97,7 +120,8 @@ def section(body: str) -> str:
         "Wall time of the sandbox renderer (`gateway/sandbox/render.py`) for a 10 s draft with "
         "one video segment, background music over the whole timeline and a 3 s title, encoded "
         "to H.264 (libx264 ultrafast, CRF 26) and AAC. The target is at most 15 s for "
-        "1080x1920.\n\n"
+        "1080x1920. Wall time depends on what else the machine runs; CPU time (all threads) "
+        "is the steadier figure.\n\n"
         f"{body}\n\n"
         f"Measured {datetime.date.today().isoformat()} on {machine()}.\n\n"
         "Reproduce with `python bench/render_bench.py` (add `--write` to update this section).\n"

@@ -119,8 +119,14 @@ async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) 
 
 
 def message_for(video: Video) -> str:
-    """The chat text: the prompt plus the structured options the API took."""
+    """The chat text: an explicit generation request with the structured options.
+
+    The agent routes by intent, so a bare description ("a lighthouse at dusk")
+    is framed as a generation request rather than left for it to guess.
+    """
     params = video.params or {}
+    if video.kind != "generate":
+        return video.prompt
     extras = []
     if params.get("duration_seconds"):
         extras.append(f"{params['duration_seconds']}-second")
@@ -128,9 +134,8 @@ def message_for(video: Video) -> str:
         extras.append(f"aspect ratio {params['aspect_ratio']}")
     if params.get("resolution"):
         extras.append(params["resolution"])
-    if not extras or video.kind != "generate":
-        return video.prompt
-    return f"{video.prompt} ({', '.join(extras)})"
+    options = f" ({', '.join(extras)})" if extras else ""
+    return f"Generate a video: {video.prompt}{options}"
 
 
 async def _refused(e: Engine, claim: Claim, video: Video, exc: UpstreamError) -> Outcome:
