@@ -37,6 +37,8 @@ class Timings:
     # Upstream 429 answers are honoured up to this wait before giving up a try.
     max_retry_wait: float = 60.0
     webhook_progress_every: float = 10.0
+    # Multiplies the webhook retry schedule (5 s, 30 s, 2 min, ... about 2 days).
+    webhook_backoff: float = 1.0
 
     def scaled(self, factor: float) -> Timings:
         """The upstream's waits divided by `factor`, for a sandbox faster than real time.
@@ -55,6 +57,7 @@ _UPSTREAM_WAITS = (
     "poll_max",
     "render_deadline",
     "max_retry_wait",
+    "webhook_backoff",
 )
 
 

@@ -63,7 +63,7 @@ class WorkerProcess:
     worker: Worker = field(init=False)
 
     def __post_init__(self) -> None:
-        from gateway.webhooks.delivery import Dispatcher
+        from gateway.webhooks.delivery import Dispatcher, default_backoff
 
         self.loop = LoopThread("gateway-worker")
         client = build_client(self.config)
@@ -76,9 +76,11 @@ class WorkerProcess:
             owner=worker_id(),
             on_change=self.on_change,
         )
+        scale = self.config.timings.webhook_backoff
         dispatcher = Dispatcher(
             self.db,
             owner=engine.owner,
+            backoff=lambda attempt: default_backoff(attempt) * scale,
             allow_private=self.config.allow_private_urls,
             timeout=self.config.webhook_timeout,
             max_attempts=self.config.webhook_max_attempts,

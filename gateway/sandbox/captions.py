@@ -7,17 +7,16 @@ over its bounding box only, at full resolution on the packed frame.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from gateway.draft import TRACK_TEXT, segments_of, tracks_of
 from gateway.sandbox.picture import yuv420_views
 from gateway.sandbox.yuv import rgb_planes_to_yuv
-
-log = logging.getLogger(__name__)
 
 _WRAP_SHARE = 0.88  # text block width, share of the frame width
 
@@ -104,11 +103,6 @@ def _half(a: np.ndarray) -> np.ndarray:
 
 def _text_rgba(text: str, width: int, height: int) -> np.ndarray:
     size = max(10, round(min(width, height) * 0.1))
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError:
-        log.warning("Pillow is not installed: text segments render as placeholder bars")
-        return _placeholder(text, size, int(width * _WRAP_SHARE))
     font = ImageFont.load_default(size=size)
     block = "\n".join(_wrap(text, font.getlength, width * _WRAP_SHARE))
     stroke, spacing = max(1, size // 12), size // 4
@@ -123,7 +117,7 @@ def _text_rgba(text: str, width: int, height: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def _wrap(text: str, length: Any, max_width: float) -> list[str]:
+def _wrap(text: str, length: Callable[[str], float], max_width: float) -> list[str]:
     """Greedy word wrap; a single word wider than the line stays whole (it gets cropped)."""
     lines: list[str] = []
     for paragraph in text.splitlines() or [text]:
@@ -136,14 +130,3 @@ def _wrap(text: str, length: Any, max_width: float) -> list[str]:
             line = candidate
         lines.append(line)
     return lines
-
-
-def _placeholder(text: str, size: int, max_width: int) -> np.ndarray:
-    """Without Pillow: one white bar per character, so the overlay still shows and times."""
-    cell = max(2, size // 2)
-    count = max(1, min(len(text), max_width // cell))
-    out = np.zeros((size, count * cell, 4), np.uint8)
-    for i, char in enumerate(text[:count]):
-        if not char.isspace():
-            out[size // 5 : size - size // 5, i * cell : i * cell + cell - 2] = 255
-    return out

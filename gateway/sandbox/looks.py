@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import colorsys
 import hashlib
+import math
 import random
 from dataclasses import dataclass
-
-import numpy as np
 
 from gateway.sandbox.yuv import rgb_to_yuv
 
@@ -73,9 +72,9 @@ def _waves(rnd: random.Random) -> tuple[Wave, ...]:
 
 
 def _wave(rnd: random.Random) -> Wave:
-    angle, k = rnd.uniform(0, 2 * np.pi), rnd.uniform(2.0, 7.0)
+    angle, k = rnd.uniform(0, 2 * math.pi), rnd.uniform(2.0, 7.0)
     speed = rnd.uniform(0.6, 1.8) * rnd.choice((-1, 1))
-    return Wave(k * np.cos(angle), k * np.sin(angle), speed, rnd.uniform(0, 2 * np.pi))
+    return Wave(k * math.cos(angle), k * math.sin(angle), speed, rnd.uniform(0, 2 * math.pi))
 
 
 def _blob(rnd: random.Random, colour: Colour) -> Blob:

@@ -58,6 +58,8 @@ def resolve_size(
     draft: dict[str, Any], width: int | None, height: int | None, fps: int | None
 ) -> tuple[int, int, int]:
     """Frame size and rate from the arguments, else the draft's ``m``, clamped to the limits."""
+    if not isinstance(draft, dict):
+        raise ValueError("a draft is a JSON object")
     meta = draft.get("m") if isinstance(draft.get("m"), dict) else {}
     fallback = DEFAULT_SIZE
     if meta.get("ratio") in _RATIOS:

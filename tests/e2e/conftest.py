@@ -55,11 +55,14 @@ def _checked(response: httpx.Response) -> None:
     check_httpx(response)
 
 
-def start_stack(tmp: Path, speed: float, **env: str) -> Stack:
+def start_stack(tmp: Path, speed: float, *, anonymous: bool = False, **env: str) -> Stack:
+    """Sandbox + gateway. By default the gateway holds a NEMO_TOKEN with plenty of
+    credits; `anonymous` makes it get an anonymous token (100 credits) itself."""
     sandbox = processes.sandbox(tmp, speed).start()
     try:
-        minted = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"credits": 100_000})
-        env = {"NEMO_TOKEN": minted.json()["data"]["token"], **env}
+        if not anonymous:
+            minted = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"credits": 100_000})
+            env = {"NEMO_TOKEN": minted.json()["data"]["token"], **env}
         key = processes.create_key(tmp / "gateway-data")
         gateway = processes.gateway(tmp, sandbox.url, 0, time_scale=speed, **env).start()
     except BaseException:

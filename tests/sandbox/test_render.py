@@ -81,9 +81,9 @@ def test_frame_size_rejects_unknown_values(ratio: str, resolution: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "draft", [{}, {"d": 0}, {"d": 0, "t": []}, {"t": [{"tt": 0, "sg": []}]}, {"d": 10**9}]
+    "draft", [{}, {"d": 0}, {"d": 0, "t": []}, {"t": [{"tt": 0, "sg": []}]}, {"d": 10**9}, None]
 )
-def test_empty_draft_is_refused(draft: dict[str, Any], tmp_path: Path) -> None:
+def test_empty_draft_is_refused(draft: Any, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         render_draft(draft, tmp_path / "out.mp4")
     assert not list(tmp_path.iterdir())  # no partial file left behind
@@ -167,7 +167,7 @@ def test_cache_hit_does_not_encode_again(tmp_path: Path) -> None:
     mtime = first.path.stat().st_mtime_ns
     started = time.perf_counter()
     second = render_cached(draft, tmp_path, **SMALL)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.2  # a stat and a small JSON read
     assert second == first
     assert second.path.stat().st_mtime_ns == mtime
 
