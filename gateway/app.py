@@ -25,7 +25,6 @@ from gateway.media.store import MediaStore
 from gateway.representation import Links
 from gateway.store.db import Database
 
-SECRET_KEY_ENV = "GATEWAY_SECRET_KEY"
 SECRET_KEY_FILE = "signing.key"
 # Used for absolute links built outside a request when GATEWAY_PUBLIC_URL is unset.
 LOCAL_BASE_URL = "http://localhost:8080"
@@ -40,7 +39,7 @@ def create_app(
     """Build the web app. ``upstream``: an object with async ``credits()`` (tests' stub)."""
     if config is None:
         config = from_env()
-        secret_key = secret_key or os.environ.get(SECRET_KEY_ENV)
+    secret_key = secret_key or config.secret_key
     app = Flask("gateway", static_folder=None)
     # Werkzeug refuses longer bodies (413) even without a Content-Length header.
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -38,7 +38,9 @@ def generate(args: argparse.Namespace, api_key: str) -> int:
         video = _follow(http, created.json(), args.timeout, console)
         if video["status"] != "succeeded":
             error = video.get("error") or {}
-            console.print(f"[red]{video['status']}:[/red] {error.get('code')} {error.get('message')}")
+            console.print(
+                f"[red]{video['status']}:[/red] {error.get('code')} {error.get('message')}"
+            )
             return 1
         out = Path(args.out)
         _download(video["output"]["url"], out)
@@ -53,7 +55,11 @@ def generate(args: argparse.Namespace, api_key: str) -> int:
 
 def _follow(http: httpx.Client, video: dict[str, Any], timeout: float, console: Console) -> dict:
     deadline = time.monotonic() + timeout
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+    )
     with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task(video["status"], total=100)
         while video["status"] not in TERMINAL and time.monotonic() < deadline:

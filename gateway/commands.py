@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
-import time
 from pathlib import Path
 
 from werkzeug.serving import make_server
@@ -21,9 +21,7 @@ def load_config(data_dir: str | None, **overrides: object) -> GatewayConfig:
     return from_env(data_dir=Path(data_dir) if data_dir else None, **overrides)
 
 
-def serve(
-    config: GatewayConfig, host: str, port: int, sandbox_speed: float | None = None
-) -> None:
+def serve(config: GatewayConfig, host: str, port: int, sandbox_speed: float | None = None) -> None:
     """Web + worker in one process; with a sandbox speed, the embedded sandbox too."""
     from gateway.app import create_app
 
@@ -36,7 +34,9 @@ def serve(
         )
         log.info("embedded sandbox upstream at %s (speed x%g)", url, sandbox_speed)
     server = make_server(host, port, None, threaded=True)  # bind first: the port may be 0
-    config = config.with_overrides(public_url=config.public_url or f"http://{host}:{server.server_port}")
+    config = config.with_overrides(
+        public_url=config.public_url or f"http://{host}:{server.server_port}"
+    )
     app = create_app(config)
     services = app.extensions["gateway"]
     worker = WorkerProcess(config, services.links, services.db)
@@ -62,8 +62,6 @@ def run_worker(config: GatewayConfig) -> None:
     worker.start()
     print("worker running", flush=True)
     stop = threading.Event()
-    import signal
-
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     while not stop.wait(1.0):
@@ -79,12 +77,3 @@ def create_api_key(config: GatewayConfig, name: str) -> str:
     db.dispose()
     print(f"created key {key.id} ({name}); it is shown once, store it now:")
     return plaintext
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False

@@ -68,6 +68,9 @@ class GatewayConfig:
     nemo_api_url: str = DEFAULT_API_URL
     nemo_web_url: str = DEFAULT_WEB_URL
     nemo_token: str | None = field(default=None, repr=False)
+    # Signs content links; every process of one deployment must share it.
+    # Unset: generated once and kept in the data dir.
+    secret_key: str | None = field(default=None, repr=False)
     public_url: str | None = None
     allow_private_urls: bool = False
     max_wait_seconds: int = 60
@@ -105,9 +108,12 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> GatewayC
         "nemo_api_url": env.get("NEMO_API_URL", DEFAULT_API_URL),
         "nemo_web_url": env.get("NEMO_WEB_URL", DEFAULT_WEB_URL),
         "nemo_token": env.get("NEMO_TOKEN") or None,
+        "secret_key": env.get("GATEWAY_SECRET_KEY") or None,
         "public_url": env.get("GATEWAY_PUBLIC_URL") or None,
         "allow_private_urls": _flag(env.get("GATEWAY_ALLOW_PRIVATE_URLS")),
     }
+    if env.get("GATEWAY_WEBHOOK_TIMEOUT"):
+        values["webhook_timeout"] = float(env["GATEWAY_WEBHOOK_TIMEOUT"])
     if env.get("GATEWAY_MAX_UPLOAD_MB"):
         values["max_upload_bytes"] = int(env["GATEWAY_MAX_UPLOAD_MB"]) * 1024 * 1024
     values["timings"] = _timings_from_env(env)

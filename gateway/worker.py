@@ -10,6 +10,7 @@ one process without a thread each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -143,10 +144,8 @@ class Worker:
     async def _finish_canceled(self, claim: leases.Claim) -> None:
         video, _ = await self.engine.load(claim.id)
         if video is not None:
-            try:
+            with contextlib.suppress(leases.LeaseLost):  # someone else finished it
                 await self.engine.finish(claim, video, Status.CANCELED)
-            except leases.LeaseLost:
-                pass
 
     def _cancel_task(self, video_id: str) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ import av
 import httpx
 
 PROMPT = (
-    'Generate a 10-second vertical video of a city skyline at sunset with the title '
+    "Generate a 10-second vertical video of a city skyline at sunset with the title "
     '"Urban Dreams" and lo-fi music'
 )
 
@@ -66,13 +66,17 @@ def main() -> int:
         wait_ready(url, server)
         made = subprocess.run(
             [*exe, "keys", "create", "--name", "demo"],
-            env=env, check=True, capture_output=True, text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         key = made.stdout.strip().splitlines()[-1]
         print(f'prompt: "{args.prompt}"', flush=True)
         subprocess.run(
             [*exe, "generate", args.prompt, "--out", args.out, "--url", url],
-            env=dict(env, NEMO_GATEWAY_API_KEY=key), check=True,
+            env=dict(env, NEMO_GATEWAY_API_KEY=key),
+            check=True,
         )
     finally:
         server.terminate()

@@ -47,7 +47,11 @@ class Proc:
         self.log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", *self.args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
         )
         self.url = _read_ready_line(self.proc, self.ready_prefix, timeout, self.log_path)
         return self
@@ -76,7 +80,7 @@ def _read_ready_line(proc: subprocess.Popen[str], prefix: str, timeout: float, l
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith(prefix):
-                found.append(line[len(prefix):].strip())
+                found.append(line[len(prefix) :].strip())
                 break
         for _ in proc.stdout:  # keep draining so the child never blocks on a full pipe
             pass
@@ -105,6 +109,7 @@ def gateway(tmp: Path, upstream: str, port: int, *, time_scale: float, **env: st
         "GATEWAY_TIME_SCALE": str(time_scale),
         "GATEWAY_LEASE_SECONDS": "3",
         "GATEWAY_TICK_SECONDS": "0.2",
+        "GATEWAY_WEBHOOK_TIMEOUT": "2",
     }
     args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
     return Proc(args, tmp / "gateway.log", "gateway listening on ", {**base_env, **env})
@@ -113,8 +118,11 @@ def gateway(tmp: Path, upstream: str, port: int, *, time_scale: float, **env: st
 def create_key(data_dir: Path, name: str = "test") -> str:
     out = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "keys", "create", "--name", name],
-        cwd=ROOT, env={**os.environ, "GATEWAY_DATA_DIR": str(data_dir)},
-        check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        env={**os.environ, "GATEWAY_DATA_DIR": str(data_dir)},
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 
@@ -139,7 +147,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._cond:
                     n = len(receiver.received)
@@ -155,7 +163,9 @@ class WebhookReceiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float) -> list[Received]:
+    def wait_for(
+        self, predicate: Callable[[list[Received]], bool], timeout: float
+    ) -> list[Received]:
         with self._cond:
             self._cond.wait_for(lambda: predicate(self.received), timeout)
             return list(self.received)

@@ -150,7 +150,11 @@ async def _refused(e: Engine, claim: Claim, video: Video, exc: UpstreamError) ->
         )
         return Continue()
     await e.save(claim, video, message_sent_at=None)
-    extra = {"registration_url": exc.registration_url} if getattr(exc, "registration_url", None) else None
+    extra = (
+        {"registration_url": exc.registration_url}
+        if getattr(exc, "registration_url", None)
+        else None
+    )
     return Fail(exc.code, exc.message, False, exc.upstream_code, extra)
 
 
@@ -211,7 +215,9 @@ async def render_submit(e: Engine, claim: Claim, video: Video, chat: ChatSession
     if not video.render_id:
         attempt = video.render_attempts + 1
         # The id is saved before the submit so a restart resubmits the same job.
-        await e.save(claim, video, render_id=f"render_{video.id}_{attempt}", render_attempts=attempt)
+        await e.save(
+            claim, video, render_id=f"render_{video.id}_{attempt}", render_attempts=attempt
+        )
     try:
         await e.client.submit_render(video.render_id, _sid(chat), video.draft)
     except ExportBlocked as exc:
@@ -228,7 +234,9 @@ async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession |
     job = await e.client.render_status(video.render_id)
     if job.status == "completed" and job.output_url:
         output = dict(video.output or {}, upstream_url=job.output_url)
-        await e.save(claim, video, phase=Phase.MIRROR.value, stage="mirroring", progress=95, output=output)
+        await e.save(
+            claim, video, phase=Phase.MIRROR.value, stage="mirroring", progress=95, output=output
+        )
         return Continue()
     if job.status == "failed":
         return await _render_failed(e, claim, video, job.error or "render failed")
@@ -244,7 +252,9 @@ async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession |
 def _render_elapsed(video: Video, e: Engine) -> float:
     # Sum of the geometric poll delays so far: no extra column needed.
     t = e.timings
-    return sum(min(t.poll_first * t.poll_factor**i, t.poll_max) for i in range(video.poll_count + 1))
+    return sum(
+        min(t.poll_first * t.poll_factor**i, t.poll_max) for i in range(video.poll_count + 1)
+    )
 
 
 async def _render_failed(e: Engine, claim: Claim, video: Video, message: str) -> Outcome:
@@ -260,7 +270,9 @@ async def mirror(e: Engine, claim: Claim, video: Video, chat: ChatSession | None
     try:
         size, sha256 = await e.client.download(url, dest)
     except UpstreamError:
-        size, sha256 = await e.client.download(e.client.fallback_download_url(video.render_id), dest)
+        size, sha256 = await e.client.download(
+            e.client.fallback_download_url(video.render_id), dest
+        )
     facts = probe(dest)
     return Succeed(
         {

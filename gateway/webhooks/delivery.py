@@ -206,10 +206,13 @@ class Dispatcher:
         """Long enough for the whole batch: each attempt may spend ``timeout`` on
         connect, write and read, and ``limit`` attempts share ``workers`` threads."""
         rounds = math.ceil(limit / self.workers)
-        return 30 + rounds * 3 * self.timeout
+        # Short on purpose: a worker killed mid-batch holds these rows until
+        # the lease ends, and that delays their retry.
+        return 5 + rounds * 3 * self.timeout
 
-    def run_once(self, limit: int = 50) -> int:
+    def run_once(self, limit: int | None = None) -> int:
         """Claim up to ``limit`` due deliveries, attempt each once; return how many."""
+        limit = limit or 2 * self.workers  # small batches keep leases short
         claims = claim_deliveries(self.db, self.owner, self.now(), limit, self.lease_seconds(limit))
         # Deliveries are independent: a slow receiver holds one thread, not the batch.
         for future in [self._pool.submit(self._deliver, claim) for claim in claims]:
