@@ -115,11 +115,11 @@ def gateway(tmp: Path, upstream: str, port: int, *, time_scale: float, **env: st
     return Proc(args, tmp / "gateway.log", "gateway listening on ", {**base_env, **env})
 
 
-def create_key(data_dir: Path, name: str = "test") -> str:
+def create_key(data_dir: Path, name: str = "test", **env: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "keys", "create", "--name", name],
         cwd=ROOT,
-        env={**os.environ, "GATEWAY_DATA_DIR": str(data_dir)},
+        env={**os.environ, "GATEWAY_DATA_DIR": str(data_dir), **env},
         check=True,
         capture_output=True,
         text=True,

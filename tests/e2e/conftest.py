@@ -63,7 +63,7 @@ def start_stack(tmp: Path, speed: float, *, anonymous: bool = False, **env: str)
         if not anonymous:
             minted = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"credits": 100_000})
             env = {"NEMO_TOKEN": minted.json()["data"]["token"], **env}
-        key = processes.create_key(tmp / "gateway-data")
+        key = processes.create_key(tmp / "gateway-data", **env)
         gateway = processes.gateway(tmp, sandbox.url, 0, time_scale=speed, **env).start()
     except BaseException:
         sandbox.stop()
