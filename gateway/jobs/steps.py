@@ -9,11 +9,16 @@ result is then recovered by reading the session state.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gateway import draft as drafts
+from gateway import uploads_service as uploads
+from gateway.jobs import costs
 from gateway.jobs.outcomes import Continue, Fail, Outcome, Sleep, Succeed
 from gateway.jobs.states import Phase
 from gateway.jobs.turn import TurnWatcher
@@ -34,6 +39,9 @@ if TYPE_CHECKING:
 
 Step = Callable[["Engine", Claim, Video, ChatSession | None], Awaitable[Outcome]]
 MAX_RENDER_ATTEMPTS = 2  # the protocol: on failure, a new id and one retry
+MESSAGE = "message"  # a chat message: no render, it ends after the draft phase
+_DIFFED = frozenset({"edit", MESSAGE})  # kinds whose result reports draft changes
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -48,7 +56,8 @@ async def session(e: Engine, claim: Claim, video: Video, chat: ChatSession | Non
     if chat is not None and chat.upstream_session_id:
         await e.save(claim, video, phase=Phase.MEDIA.value, stage="session", progress=5)
         return Continue()
-    ref = await e.client.create_session((video.params or {}).get("language"))
+    language = (video.params or {}).get("language") or (chat.language if chat else None)
+    ref = await e.client.create_session(language)
     claim_url = await _claim_url(e, ref)
     await e.save(
         claim,
@@ -74,15 +83,26 @@ async def _claim_url(e: Engine, ref: Any) -> str | None:
 
 
 async def media(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
-    urls = (video.params or {}).get("media_urls") or []
+    params = video.params or {}
+    urls = params.get("media_urls") or []
     if urls:
         await e.client.upload_urls(_sid(chat), urls)
+    for upload in await asyncio.to_thread(uploads.find, e.db, video.api_key_id, _upload_ids(video)):
+        # httpx streams the file from disk: a large upload never sits in memory.
+        await e.client.upload_file(_sid(chat), upload.path, upload.filename, upload.content_type)
     await e.save(claim, video, phase=Phase.SEND.value, stage="media", progress=8)
     return Continue()
 
 
+def _upload_ids(video: Video) -> list[str]:
+    return list((video.params or {}).get("upload_ids") or [])
+
+
 async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
     sid = _sid(chat)
+    refusal = await _credit_guard(e, video)
+    if refusal is not None:
+        return refusal
     state = await e.client.get_state(sid)
     baseline = state.get("draft")
     # "Sent" is durable before the POST: after a crash we recover, never re-send.
@@ -101,9 +121,9 @@ async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) 
     except StreamDropped as exc:
         # A clean close after tool calls only (a silent edit) ended the turn:
         # read the state now instead of waiting out the recovery delay.
-        return await _start_recovery(e, claim, video, at_once=exc.clean_close)
+        return await _start_recovery(e, claim, video, at_once=exc.clean_close, said=watcher)
     except MessageMaybeDelivered:
-        return await _start_recovery(e, claim, video)
+        return await _start_recovery(e, claim, video, said=watcher)
     except (SessionNotFound, InsufficientCredits) as exc:
         # The upstream refused the message outright: it was not delivered.
         return await _refused(e, claim, video, exc)
@@ -113,9 +133,39 @@ async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) 
         await e.save(claim, video, phase=Phase.SEND.value, message_sent_at=None)
         raise
     if watcher.lost:
-        return await _start_recovery(e, claim, video)
-    await e.save(claim, video, phase=Phase.DRAFT.value)
+        return await _start_recovery(e, claim, video, said=watcher)
+    await e.save(claim, video, phase=Phase.DRAFT.value, **_said(watcher))
     return Continue()
+
+
+def _said(watcher: TurnWatcher | None) -> dict[str, Any]:
+    """What the agent said and did, kept even when the stream was lost halfway."""
+    if watcher is None:
+        return {}
+    return {"reply": watcher.reply, "tool_steps": watcher.tool_steps}
+
+
+async def _credit_guard(e: Engine, video: Video) -> Fail | None:
+    """Refuse a turn the balance cannot pay for, before anything is sent.
+
+    Best effort: when the balance cannot be read, the message goes out and the
+    upstream refuses an unpaid turn itself (2001, not delivered).
+    """
+    cost = costs.expected(video.kind)
+    if not cost:
+        return None
+    try:
+        balance = await e.client.credits()
+    except UpstreamError as exc:
+        log.info("credit check skipped for %s: %s", video.id, exc.code)
+        return None
+    if balance.available >= cost:
+        return None
+    return Fail(
+        "insufficient_credits",
+        f"this {video.kind} needs about {cost} credits; {balance.available} are available",
+        extra={"required": cost, "available": balance.available},
+    )
 
 
 def message_for(video: Video) -> str:
@@ -135,7 +185,12 @@ def message_for(video: Video) -> str:
     if params.get("resolution"):
         extras.append(params["resolution"])
     options = f" ({', '.join(extras)})" if extras else ""
+    if _ASKS_TO_GENERATE.match(video.prompt):
+        return f"{video.prompt}{options}"
     return f"Generate a video: {video.prompt}{options}"
+
+
+_ASKS_TO_GENERATE = re.compile(r"\s*(generate|create|make|produce|render)\b", re.IGNORECASE)
 
 
 async def _refused(e: Engine, claim: Claim, video: Video, exc: UpstreamError) -> Outcome:
@@ -158,8 +213,14 @@ async def _refused(e: Engine, claim: Claim, video: Video, exc: UpstreamError) ->
     return Fail(exc.code, exc.message, False, exc.upstream_code, extra)
 
 
-async def _start_recovery(e: Engine, claim: Claim, video: Video, at_once: bool = False) -> Outcome:
-    await e.save(claim, video, phase=Phase.RECOVER.value, poll_count=0, draft=None)
+async def _start_recovery(
+    e: Engine,
+    claim: Claim,
+    video: Video,
+    at_once: bool = False,
+    said: TurnWatcher | None = None,
+) -> Outcome:
+    await e.save(claim, video, phase=Phase.RECOVER.value, poll_count=0, draft=None, **_said(said))
     if at_once:
         return Continue()
     return Sleep(later(e.timings.recover_first))
@@ -194,19 +255,35 @@ async def recover(e: Engine, claim: Claim, video: Video, chat: ChatSession | Non
 
 
 async def read_draft(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    """The turn is over: keep the draft, what changed and what it cost; free the session."""
     current = (await e.client.get_state(_sid(chat))).get("draft")
-    if not drafts.is_ready(current):
+    ready = drafts.is_ready(current)
+    if not ready and video.kind != MESSAGE:
+        if video.kind == "export":
+            return Fail("draft_not_ready", "the session has no finished draft: generate first")
         return Fail("no_video_produced", "the agent finished without a video in the draft")
+    cost = costs.charged(video.kind, video.baseline_draft, current, video.tool_steps)
+    values: dict[str, Any] = {
+        "draft": current,
+        "timeline": drafts.summarize(current) if ready else None,
+        "changes": drafts.diff(video.baseline_draft, current) if video.kind in _DIFFED else None,
+        "credits_charged": cost,
+    }
+    chat_values: dict[str, Any] = {"draft": current}
+    if cost:
+        chat_values["credits_spent"] = ChatSession.credits_spent + cost
+    if video.kind == MESSAGE:
+        # A message stops here: reply, changes and charge land with its final status.
+        return Succeed({}, values=values, chat_values=chat_values)
     await e.save(
         claim,
         video,
         phase=Phase.RENDER_SUBMIT.value,
         stage="rendering",
         progress=max(video.progress, 70),
-        draft=current,
-        timeline=drafts.summarize(current),
-        changes=drafts.diff(video.baseline_draft, current) if video.kind == "edit" else None,
-        chat_values={"draft": current},
+        chat_values=chat_values,
+        release_turn=True,
+        **values,
     )
     return Continue()
 
