@@ -24,6 +24,9 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest -q --durations=15
+	@for script in integrations/*/ci.sh; do \
+	  if [ -f "$$script" ]; then GATEWAY_PYTHON=$(CURDIR)/$(BIN)/python bash "$$script" || exit 1; fi; \
+	done
 
 bench: setup
 	$(BIN)/python bench/render_bench.py --write
