@@ -33,11 +33,14 @@ class Timings:
     poll_first: float = 2.0
     poll_factor: float = 1.5
     poll_max: float = 30.0
+    # Near the end a render's progress predicts: poll then, and every `poll_near` s
+    # after (0 = the schedule alone, e.g. a flat poll_first=30, poll_factor=1).
+    poll_near: float = 0.5
     render_deadline: float = 1800.0
     # Upstream 429 answers are honoured up to this wait before giving up a try.
     max_retry_wait: float = 60.0
     webhook_progress_every: float = 10.0
-    # Multiplies the webhook retry schedule (5 s, 30 s, 2 min, ... about 2 days).
+    # Multiplies the webhook retry schedule (5 s, 5 min, 30 min, ... about 27 hours).
     webhook_backoff: float = 1.0
 
     def scaled(self, factor: float) -> Timings:
@@ -55,6 +58,7 @@ _UPSTREAM_WAITS = (
     "heartbeat_only_limit",
     "poll_first",
     "poll_max",
+    "poll_near",
     "render_deadline",
     "max_retry_wait",
     "webhook_backoff",
@@ -76,8 +80,8 @@ class GatewayConfig:
     max_wait_seconds: int = 60
     max_in_flight: int = 5000
     output_url_ttl: int = 24 * 3600
-    webhook_timeout: float = 10.0
-    webhook_max_attempts: int = 12
+    webhook_timeout: float = 15.0
+    webhook_max_attempts: int = 8
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 500 * 1024 * 1024
     platform: str = "api"
@@ -123,7 +127,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> GatewayC
 
 def _timings_from_env(env: Mapping[str, str]) -> Timings:
     """GATEWAY_TIME_SCALE speeds up the upstream waits (for a fast sandbox);
-    GATEWAY_LEASE_SECONDS and GATEWAY_TICK_SECONDS set the worker's own clocks."""
+    GATEWAY_LEASE_SECONDS and GATEWAY_TICK_SECONDS set the worker's own clocks;
+    GATEWAY_WEBHOOK_BACKOFF multiplies the webhook retry schedule."""
     timings = Timings()
     if env.get("GATEWAY_TIME_SCALE"):
         timings = timings.scaled(float(env["GATEWAY_TIME_SCALE"]))
@@ -131,4 +136,7 @@ def _timings_from_env(env: Mapping[str, str]) -> Timings:
         timings = replace(timings, lease=float(env["GATEWAY_LEASE_SECONDS"]))
     if env.get("GATEWAY_TICK_SECONDS"):
         timings = replace(timings, tick=float(env["GATEWAY_TICK_SECONDS"]))
+    if env.get("GATEWAY_WEBHOOK_BACKOFF"):
+        # The webhook retry schedule's multiplier on its own (tests: hours in seconds).
+        timings = replace(timings, webhook_backoff=float(env["GATEWAY_WEBHOOK_BACKOFF"]))
     return timings

@@ -59,6 +59,7 @@ def video_resource(video: Any, links: Links, claim_url: str | None = None) -> di
         "session_id": video.session_id,
         "timeline": video.timeline,
         "changes": video.changes,
+        "reply": video.reply,
         "error": video.error,
         "output": _output(video, links, f"{base}/content"),
         "urls": {

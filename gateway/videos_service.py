@@ -23,9 +23,17 @@ from gateway.store import videos as store
 from gateway.store.db import Database
 from gateway.store.models import VIDEO_ACTIVE, ChatSession, Video, utcnow
 from gateway.store.outbox import EventSpec, add_event
+from gateway.store.turns import take_turn
 
 # Request fields kept in ``videos.params`` (the rest have their own columns).
-PARAM_FIELDS = ("duration_seconds", "aspect_ratio", "resolution", "language", "media_urls")
+PARAM_FIELDS = (
+    "duration_seconds",
+    "aspect_ratio",
+    "resolution",
+    "language",
+    "media_urls",
+    "upload_ids",
+)
 
 
 class VideoNotFound(LookupError):
@@ -95,6 +103,8 @@ def create_video(
             created_at=now,
             updated_at=now,
         )
+        # A new session: the turn is free. Taken so no message joins mid-generation.
+        take_turn(session, chat.id, video.id)
     return VideoView(video)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import yaml
 from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
@@ -185,7 +186,8 @@ class OpenApiSpec:
             schema = self.schema_ref(param.get("schema", {}))
             self.validate(schema, _coerce(schema, value), f"{where} {param['name']}")
         body_spec = operation.get("requestBody")
-        if body_spec is not None and ex.request_body:
+        media_type = headers.get("content-type", "").split(";")[0].strip()
+        if body_spec is not None and ex.request_body and "json" in media_type:
             schema = self.resolve(body_spec)["content"]["application/json"]["schema"]
             self.validate(self.schema_ref(schema), json.loads(ex.request_body), f"{where} body")
 
@@ -235,9 +237,17 @@ def check_httpx(response: Any) -> None:
             path=request.url.path,
             query=dict(parse_qsl(request.url.query.decode())),
             request_headers=dict(request.headers),
-            request_body=request.content,
+            request_body=_httpx_body(request),
             status=response.status_code,
             headers=dict(response.headers),
             body=response.content,
         )
     )
+
+
+def _httpx_body(request: Any) -> bytes:
+    # A streamed upload (multipart from a file) was never held whole: nothing to check.
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        return b""

@@ -110,6 +110,8 @@ def gateway(tmp: Path, upstream: str, port: int, *, time_scale: float, **env: st
         "GATEWAY_LEASE_SECONDS": "3",
         "GATEWAY_TICK_SECONDS": "0.2",
         "GATEWAY_WEBHOOK_TIMEOUT": "2",
+        # Svix's schedule in milliseconds-to-seconds: 5 s -> 0.01 s, 5 min -> 0.6 s.
+        "GATEWAY_WEBHOOK_BACKOFF": "0.002",
     }
     args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
     return Proc(args, tmp / "gateway.log", "gateway listening on ", {**base_env, **env})

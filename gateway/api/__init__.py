@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.api import health, me, videos, webhooks
+from gateway.api import (
+    credits,
+    deliveries,
+    health,
+    me,
+    sessions,
+    subscriptions,
+    uploads,
+    videos,
+    webhooks,
+)
 from gateway.api.errors import ERROR_CODES, ApiError, register_error_handlers
 
 __all__ = ["ERROR_CODES", "ApiError", "init_api"]
 
-BLUEPRINTS = (videos.bp, me.bp, webhooks.bp, health.bp)
+BLUEPRINTS = (
+    videos.bp,
+    me.bp,
+    webhooks.bp,
+    subscriptions.bp,
+    deliveries.bp,
+    health.bp,
+    sessions.bp,
+    uploads.bp,
+    credits.bp,
+)
 
 
 def init_api(app: Flask) -> None:

@@ -51,6 +51,14 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # Video state
     "video_finished": ErrorCode(409, "Video already finished"),
     "video_not_ready": ErrorCode(409, "Video content not ready"),
+    # Webhook subscriptions and deliveries
+    "webhook_disabled": ErrorCode(409, "Webhook subscription is disabled"),
+    "webhook_limit_reached": ErrorCode(409, "Too many webhook subscriptions"),
+    "delivery_in_progress": ErrorCode(409, "Delivery is being sent right now"),
+    # Sessions, edits and media (the agent surface)
+    "session_busy": ErrorCode(409, "The session is busy with another turn"),
+    "parent_not_succeeded": ErrorCode(409, "Only a succeeded video can be edited"),
+    "media_fetch_failed": ErrorCode(422, "The media URL could not be fetched"),
     # Upstream (NemoVideo), by gateway.upstream.errors codes
     "insufficient_credits": ErrorCode(402, "Out of NemoVideo credits"),
     "export_blocked": ErrorCode(402, "Export blocked by the NemoVideo plan"),

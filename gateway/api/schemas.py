@@ -35,23 +35,26 @@ def _http_url() -> fields.Url:
     )
 
 
-class CreateVideo(Schema):
-    prompt = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    duration_seconds = fields.Integer(strict=True, validate=validate.Range(min=2, max=120))
-    aspect_ratio = fields.String(validate=validate.OneOf(ASPECT_RATIOS))
-    resolution = fields.String(validate=validate.OneOf(RESOLUTIONS))
-    language = fields.String(validate=validate.Length(min=1, max=16))
-    media_urls = fields.List(_http_url(), validate=validate.Length(max=MAX_MEDIA_URLS))
+def _upload_ids() -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        validate=validate.Length(max=MAX_MEDIA_URLS),
+    )
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+class Delivery(Schema):
+    """Where and what to notify about a video: shared by creates, edits and exports."""
+
     webhook_url = _http_url()
     webhook_events_filter = fields.List(
         fields.String(validate=validate.OneOf(WEBHOOK_FILTERS)), validate=validate.Length(min=1)
     )
     metadata = fields.Dict(keys=fields.String())
-
-    @validates("prompt")
-    def _prompt_not_blank(self, value: str, **_: Any) -> None:
-        if not value.strip():
-            raise ValidationError("Must not be blank.")
 
     @validates("webhook_url")
     def _webhook_url_syntax(self, value: str, **_: Any) -> None:
@@ -64,6 +67,45 @@ class CreateVideo(Schema):
         size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         if size > MAX_METADATA_BYTES:
             raise ValidationError(f"Must be at most {MAX_METADATA_BYTES} bytes of JSON.")
+
+
+class CreateVideo(Delivery):
+    prompt = fields.String(required=True, validate=[validate.Length(min=1, max=4000), _not_blank])
+    duration_seconds = fields.Integer(strict=True, validate=validate.Range(min=2, max=120))
+    aspect_ratio = fields.String(validate=validate.OneOf(ASPECT_RATIOS))
+    resolution = fields.String(validate=validate.OneOf(RESOLUTIONS))
+    language = fields.String(validate=validate.Length(min=1, max=16))
+    media_urls = fields.List(_http_url(), validate=validate.Length(max=MAX_MEDIA_URLS))
+    upload_ids = _upload_ids()
+
+
+class CreateEdit(Delivery):
+    instruction = fields.String(
+        required=True, validate=[validate.Length(min=1, max=4000), _not_blank]
+    )
+
+
+class CreateExport(Delivery):
+    pass
+
+
+class CreateSession(Schema):
+    language = fields.String(validate=validate.Length(min=1, max=16))
+
+
+class CreateMessage(Schema):
+    text = fields.String(required=True, validate=[validate.Length(min=1, max=4000), _not_blank])
+    media_urls = fields.List(_http_url(), validate=validate.Length(max=MAX_MEDIA_URLS))
+    upload_ids = _upload_ids()
+
+
+class UploadFromUrl(Schema):
+    url = fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2048),
+    )
 
 
 class ListVideosQuery(Schema):

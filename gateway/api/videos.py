@@ -1,4 +1,4 @@
-"""``/v1/videos``: create, read, list, cancel, download."""
+"""``/v1/videos``: create, read, list, cancel, download, edit."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, send_file
 
+from gateway import sessions_service as sessions
 from gateway import videos_service as videos
 from gateway.api.auth import authenticate, require_key
 from gateway.api.errors import ApiError
 from gateway.api.idempotency import idempotent
+from gateway.api.media import check_media
 from gateway.api.prefer import parse_cancel_after, parse_prefer_wait
-from gateway.api.schemas import CreateVideo, ListVideosQuery, load_body, load_query
+from gateway.api.schemas import CreateEdit, CreateVideo, ListVideosQuery, load_body, load_query
 from gateway.api.services import services
 from gateway.api.wait import wait_until_done
 from gateway.jobs.states import is_terminal
@@ -21,6 +23,7 @@ bp = Blueprint("videos", __name__, url_prefix="/v1/videos")
 
 RETRY_AFTER_SECONDS = 5
 _create_schema = CreateVideo()
+_edit_schema = CreateEdit()
 _list_schema = ListVideosQuery()
 
 
@@ -30,13 +33,53 @@ _list_schema = ListVideosQuery()
 def create() -> Response:
     svc = services()
     body = load_body(_create_schema, svc.config.max_body_bytes)
+    check_media(body, g.api_key.id)
     cancel_after = parse_cancel_after(request.headers.get("Cancel-After"))
     wait = parse_prefer_wait(request.headers.get("Prefer"), svc.config.max_wait_seconds)
     view = videos.create_video(svc.db, g.api_key.id, body, cancel_after=cancel_after)
-    svc.wake()
+    return started(view, wait)
+
+
+@bp.post("/<video_id>/edits")
+@require_key
+@idempotent
+def edit(video_id: str) -> Response:
+    """A new video from an instruction sent to the parent's chat session."""
+    svc = services()
+    body = load_body(_edit_schema, svc.config.max_body_bytes)
+    cancel_after = parse_cancel_after(request.headers.get("Cancel-After"))
+    wait = parse_prefer_wait(request.headers.get("Prefer"), svc.config.max_wait_seconds)
+    try:
+        view = sessions.create_edit(svc.db, g.api_key.id, video_id, body, cancel_after=cancel_after)
+    except videos.VideoNotFound as exc:
+        raise _not_found(video_id) from exc
+    except sessions.ParentNotSucceeded as exc:
+        raise ApiError(
+            "parent_not_succeeded",
+            f"The video is {exc.status}; only a succeeded video can be edited.",
+            video_id=video_id,
+        ) from exc
+    except sessions.SessionBusy as exc:
+        raise busy_problem(exc) from exc
+    return started(view, wait)
+
+
+def started(view: videos.VideoView, wait: int | None) -> Response:
+    """The answer to a create: wake the worker, wait if asked, 200 when done, else 202."""
+    services().wake()
     if wait:
-        view = _wait(view, wait)
-    return _video_response(view, wait)
+        view = wait_for_video(view, wait)
+    return video_response(view, wait)
+
+
+def busy_problem(exc: sessions.SessionBusy) -> ApiError:
+    return ApiError(
+        "session_busy",
+        f"Session {exc.session_id} is busy with {exc.busy_with}; retry when it is done.",
+        session_id=exc.session_id,
+        busy_with=exc.busy_with,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 @bp.get("/<video_id>")
@@ -124,7 +167,7 @@ def _get(video_id: str) -> videos.VideoView:
         raise _not_found(video_id) from exc
 
 
-def _wait(view: videos.VideoView, seconds: int) -> videos.VideoView:
+def wait_for_video(view: videos.VideoView, seconds: int) -> videos.VideoView:
     db, api_key_id, video_id = services().db, view.video.api_key_id, view.video.id
     return wait_until_done(
         lambda: videos.get_video(db, api_key_id, video_id),
@@ -133,7 +176,7 @@ def _wait(view: videos.VideoView, seconds: int) -> videos.VideoView:
     )
 
 
-def _video_response(view: videos.VideoView, wait: int | None) -> Response:
+def video_response(view: videos.VideoView, wait: int | None) -> Response:
     links = services().links_for_request()
     response = jsonify(view.resource(links))
     response.headers["Location"] = links.absolute(f"/v1/videos/{view.video.id}")

@@ -25,7 +25,6 @@ from gateway.jobs.events import (
     STARTED_EVENT,
     TERMINAL_EVENTS,
     target_urls,
-    wanted,
 )
 from gateway.jobs.outcomes import Continue, Fail, Outcome, Sleep, Succeed
 from gateway.jobs.states import PHASE_STATUS, Phase, Status, is_terminal
@@ -35,12 +34,14 @@ from gateway.store import leases
 from gateway.store.db import Database
 from gateway.store.models import ChatSession, Video
 from gateway.store.outbox import EventSpec, add_event
+from gateway.store.turns import release_turn
 from gateway.upstream.errors import UpstreamError
 
 log = logging.getLogger(__name__)
 
 # Unexpected errors are retried this many times (with backoff) before failing.
 MAX_ATTEMPTS = 5
+MESSAGE_KIND = "message"
 
 
 def utcnow() -> datetime:
@@ -116,7 +117,14 @@ class Engine:
         elif isinstance(outcome, Fail):
             await self.finish(claim, video, Status.FAILED, error=outcome.as_error())
         elif isinstance(outcome, Succeed):
-            await self.finish(claim, video, Status.SUCCEEDED, output=outcome.output)
+            await self.finish(
+                claim,
+                video,
+                Status.SUCCEEDED,
+                output=outcome.output,
+                values=outcome.values,
+                chat_values=outcome.chat_values,
+            )
 
     # -- persistence -------------------------------------------------------
 
@@ -138,21 +146,30 @@ class Engine:
         video: Video,
         *,
         chat_values: dict[str, Any] | None = None,
+        release_turn: bool = False,
         **values: Any,
     ) -> None:
-        """Fenced update of the video (and its session); a new stage may emit a progress event."""
+        """Fenced update of the video (and its session); a new stage may emit a progress event.
+
+        ``release_turn``: the chat turn is over, the session may take the next message.
+        """
         if "phase" in values and values["phase"] in PHASE_STATUS:
             values.setdefault("status", PHASE_STATUS[Phase(values["phase"])].value)
         started = video.status == Status.QUEUED.value and values.get("status", "queued") != "queued"
         stage_changed = "stage" in values and values["stage"] != video.stage
         _apply(video, values)
         event = None
-        if started and wanted(video.webhook_events_filter, STARTED_EVENT):
+        # Optional events: add_event records them only if the video's filter or
+        # a webhook subscription of the key wants them.
+        if started:
             event = self._event(video, STARTED_EVENT)
-        elif stage_changed and wanted(video.webhook_events_filter, PROGRESS_EVENT):
+        elif stage_changed:
             # Stages change a handful of times per video: that is the throttle.
             event = self._event(video, PROGRESS_EVENT)
-        await asyncio.to_thread(self._write, claim, values, event, video.session_id, chat_values)
+        if not has_events(video):
+            event = None
+        turn = _Turn(video.session_id, chat_values, video.id if release_turn else None)
+        await asyncio.to_thread(self._write, claim, values, event, turn)
         self.on_change(video.id)
 
     async def finish(
@@ -163,10 +180,13 @@ class Engine:
         *,
         error: dict[str, Any] | None = None,
         output: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        chat_values: dict[str, Any] | None = None,
     ) -> None:
-        """The terminal write and its webhook event, in one transaction."""
+        """The terminal write, its webhook event and the end of its turn, in one transaction."""
         now = utcnow()
-        values: dict[str, Any] = {
+        values = {
+            **(values or {}),
             "status": status.value,
             "phase": Phase.DONE.value,
             "stage": "done" if status == Status.SUCCEEDED else status.value,
@@ -179,8 +199,9 @@ class Engine:
         if output is not None:
             values.update(output=output, progress=100)
         _apply(video, values)
-        event = self._event(video, TERMINAL_EVENTS[status.value])
-        await asyncio.to_thread(self._write, claim, values, event, None, None)
+        event = self._event(video, TERMINAL_EVENTS[status.value]) if has_events(video) else None
+        turn = _Turn(video.session_id, chat_values, video.id)
+        await asyncio.to_thread(self._write, claim, values, event, turn)
         log.info("video %s %s%s", video.id, status.value, f" ({error['code']})" if error else "")
         self.on_change(video.id)
 
@@ -189,16 +210,20 @@ class Engine:
         claim: leases.Claim,
         values: dict[str, Any],
         event: EventSpec | None,
-        session_id: str | None,
-        chat_values: dict[str, Any] | None,
+        turn: _Turn,
     ) -> None:
         """One transaction: the fenced video update, its session's update, its outbox event."""
         with self.db.write() as s:
             leases.fenced_update(s, Video, claim, **values)
-            if session_id and chat_values:
+            if turn.session_id and turn.chat_values:
                 s.execute(
-                    update(ChatSession).where(ChatSession.id == session_id).values(**chat_values)
+                    update(ChatSession)
+                    .where(ChatSession.id == turn.session_id)
+                    .values(**turn.chat_values),
+                    execution_options={"synchronize_session": False},
                 )
+            if turn.session_id and turn.release:
+                release_turn(s, turn.session_id, turn.release)
             if event is not None:
                 add_event(s, event)
 
@@ -214,7 +239,22 @@ class Engine:
             api_key_id=video.api_key_id,
             video_id=video.id,
             urls=target_urls(video.webhook_url, video.webhook_events_filter, event_type),
+            optional=event_type not in TERMINAL_EVENTS.values(),
         )
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What a write does to the video's chat session besides the video row."""
+
+    session_id: str | None
+    chat_values: dict[str, Any] | None = None
+    release: str | None = None  # the video id whose turn ends with this write
+
+
+def has_events(video: Video) -> bool:
+    """Messages are chat turns, not videos: they emit no video webhooks."""
+    return video.kind != MESSAGE_KIND
 
 
 def _apply(video: Video, values: dict[str, Any]) -> None:

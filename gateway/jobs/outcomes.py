@@ -42,7 +42,12 @@ class Fail:
 
 @dataclass(frozen=True)
 class Succeed:
+    """End the video as succeeded; ``values`` and ``chat_values`` are written with
+    the terminal status in one transaction (a message's reply and its charge)."""
+
     output: dict[str, Any]
+    values: dict[str, Any] | None = None
+    chat_values: dict[str, Any] | None = None
 
 
 Outcome = Continue | Sleep | Fail | Succeed

@@ -322,8 +322,41 @@ async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession |
     if _render_elapsed(video, e) > e.timings.render_deadline:
         return Fail("render_timeout", "the render did not finish in time", retryable=True)
     progress = 70 + int(min(max(job.progress or 0.0, 0.0), 1.0) * 25)  # the client gives 0..1
+    near = _until_done(video, job.progress, e.timings.poll_near)
+    if near is not None and near < delay:
+        # Progress says the render ends before the next scheduled poll: poll
+        # then instead. Not counted as a poll of the schedule, which goes on
+        # (and keeps bounding the render's elapsed time) where it was.
+        polls, delay = video.poll_count, near
     await e.save(claim, video, poll_count=polls, progress=max(video.progress, progress))
     return Sleep(later(delay))
+
+
+def _until_done(video: Video, progress: float | None, near: float) -> float | None:
+    """Seconds until a poll that should find the render done, from its progress rate.
+
+    The previous sample is the row as the last poll left it (its progress, on
+    the gateway's 70-95 scale, and ``updated_at``). Polls land a little early
+    (the estimate is refined on each) and then every ``near`` seconds; the
+    protocol leaves progress unspecified, so without a rising value the
+    schedule alone decides. ``near`` <= 0 turns this off.
+    """
+    if near <= 0 or progress is None or not 0 < progress < 1:
+        return None
+    before = max(video.progress - 70, 0) / 25
+    since = (utcnow() - _aware(video.updated_at)).total_seconds()
+    if progress <= before or since <= 0:
+        return None
+    left = (1 - progress) * since / (progress - before)
+    if before == 0:
+        # It started somewhere since the last poll, so it runs faster than
+        # this says: sample again soon rather than trust the estimate.
+        return max(near, 0.25 * left)
+    return max(near, 0.8 * left)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _render_elapsed(video: Video, e: Engine) -> float:

@@ -28,7 +28,8 @@ class TurnWatcher:
         self.lost = False
         self.completed = False
         self.reply_parts: list[str] = []
-        self.tool_steps: list[str] = []
+        # Compact: {"tool": name, "status": "ok" | "error" | ...}; never the raw arguments.
+        self.tool_steps: list[dict[str, str]] = []
         self.errors: list[str] = []
         self._raw_clip_seen = False
 
@@ -50,15 +51,27 @@ class TurnWatcher:
 
     async def _handle(self, event: Any) -> None:
         if event.kind == "tool_call":
-            self.tool_steps.append(event.tool_name or "tool")
+            self.tool_steps.append({"tool": event.tool_name or "tool", "status": "running"})
             await self._on_tool_call(event.tool_name or "")
         elif event.kind == "tool_result":
+            self._settle_step(event.tool_name or "tool", event.tool_response)
             await self._on_tool_result(event.tool_name or "")
         elif event.kind == "text" and not event.partial and event.text:
             if not is_ignorable_trailer(event.text):
                 self.reply_parts.append(translate_gui(event.text))
         elif event.kind == "error":
             self.errors.append(event.error or "upstream error")
+
+    def _settle_step(self, name: str, response: Any) -> None:
+        """Mark the oldest running call of this tool with the result's status word."""
+        status = "done"
+        if isinstance(response, dict):
+            word = response.get("status") or ("error" if response.get("error") else None)
+            status = str(word)[:32] if word else status
+        for step in self.tool_steps:
+            if step["tool"] == name and step["status"] == "running":
+                step["status"] = status
+                return
 
     async def _on_tool_call(self, name: str) -> None:
         if self._raw_clip_seen:

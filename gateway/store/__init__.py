@@ -3,8 +3,10 @@
 Modules: ``db`` (engine, sessions, write transactions, migrations), ``models``
 (schema), ``ids`` (sortable ids), ``leases`` (claims with fencing tokens),
 ``videos``, ``idempotency``, ``outbox`` (events and webhook deliveries),
-``keys`` (API keys). Errors: ``LeaseLost`` (a fenced write lost its lease),
-``InvalidCursor`` (a ``ValueError``: a list cursor we did not produce).
+``keys`` (API keys), ``subscriptions`` (webhook subscriptions and their
+health), ``delivery_log`` (deliveries with their attempts; replays).
+Errors: ``LeaseLost`` (a fenced write lost its lease), ``InvalidCursor`` (a
+``ValueError``: a list cursor we did not produce).
 """
 
 from gateway.store.db import Database, alembic_config, normalize_url
@@ -22,10 +24,12 @@ from gateway.store.models import (
     Base,
     ChatSession,
     Delivery,
+    DeliveryAttempt,
     Event,
     IdempotencyKey,
     Upload,
     Video,
+    WebhookSubscription,
     utcnow,
 )
 from gateway.store.outbox import (
@@ -61,6 +65,7 @@ __all__ = [
     "Claim",
     "Database",
     "Delivery",
+    "DeliveryAttempt",
     "Event",
     "EventSpec",
     "IdempotencyKey",
@@ -69,6 +74,7 @@ __all__ = [
     "Page",
     "Upload",
     "Video",
+    "WebhookSubscription",
     "abandon",
     "add_event",
     "alembic_config",

@@ -22,6 +22,7 @@ VIDEO_ACTIVE = tuple(s for s in VIDEO_STATUSES if s not in VIDEO_TERMINAL)
 DELIVERY_STATUSES = ("pending", "succeeded", "failed", "dead")
 # "failed" means the last attempt failed and a retry is scheduled.
 DELIVERY_OPEN = ("pending", "failed")
+SUBSCRIPTION_STATUSES = ("active", "disabled")
 
 # Deterministic constraint names, so later migrations can address them by name.
 NAMING_CONVENTION = {
@@ -136,6 +137,10 @@ class Video(Base):
     draft: Mapped[Any | None]
     baseline_draft: Mapped[Any | None]
     changes: Mapped[Any | None]
+    # What the chat turn said (GUI wording translated), its tool calls, and its cost.
+    reply: Mapped[str | None] = mapped_column(sa.Text)
+    tool_steps: Mapped[Any | None]
+    credits_charged: Mapped[int] = _zero()
     message_sent_at: Mapped[datetime | None]
     render_id: Mapped[str | None] = mapped_column(sa.String(200))
     render_attempts: Mapped[int] = _zero()
@@ -187,10 +192,37 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WebhookSubscription(Base):
+    """A URL that receives the API key's events of the listed ``events`` types.
+
+    During a secret rotation ``previous_secret`` also signs until
+    ``previous_secret_expires_at``. Deliveries keep ``subscription_id`` without
+    a foreign key, so deleting a subscription leaves its delivery log intact.
+    """
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=_id("whk"))
+    api_key_id: Mapped[str] = mapped_column(sa.ForeignKey("api_keys.id"), index=True)
+    url: Mapped[str] = mapped_column(sa.Text)
+    events: Mapped[list[str]] = mapped_column(sa.JSON)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    secret: Mapped[str] = mapped_column(sa.String(64))
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    previous_secret_expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    disabled_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Set by the first failed attempt after a success; a success clears it.
+    failing_since: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         sa.Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.Index("ix_deliveries_subscription_id_id", "subscription_id", "id"),
     )
     __due_column__ = "next_attempt_at"
 
@@ -208,6 +240,22 @@ class Delivery(Base):
     lease_token: Mapped[int] = _zero()
     lease_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """One HTTP attempt of a delivery, for the delivery log."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=_id("att"))
+    delivery_id: Mapped[str] = mapped_column(sa.ForeignKey("deliveries.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    # The start of the receiver's answer (about 1 KB), decoded leniently.
+    response_body: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    next_retry_at: Mapped[datetime | None]
 
 
 class Upload(Base):

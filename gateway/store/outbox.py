@@ -1,9 +1,12 @@
 """The webhook outbox: events, their deliveries, and the delivery leases.
 
 An event is written in the same transaction as the status change it reports
-(see ``videos.transition_with_event``); one delivery row per target URL is
+(see ``videos.transition_with_event``), with one delivery row per target:
+each URL the event names (a video's own ``webhook_url``) and each active
+subscription of the API key that asked for the event type. Deliveries are
 then claimed by dispatchers like a job, so a crash between the status change
-and the HTTP call still sends the webhook. Every delivery write is fenced.
+and the HTTP call still sends the webhook. Every delivery write is fenced, and
+each HTTP attempt is kept in ``delivery_attempts`` for the delivery log.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from gateway.store.db import Database
 from gateway.store.leases import Claim, claim_due, release
-from gateway.store.models import DELIVERY_OPEN, Delivery, Event, utcnow
+from gateway.store.models import DELIVERY_OPEN, Delivery, DeliveryAttempt, Event, utcnow
+from gateway.store.subscriptions import matching_subscriptions
 
 # Receivers' error pages can be huge; the log needs only the start.
 _MAX_ERROR_CHARS = 2000
+Target = Database | Session
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,33 @@ class EventSpec:
     api_key_id: str
     video_id: str | None = None
     urls: Sequence[str] = field(default_factory=tuple)
+    # Optional events (started, progress) are not recorded when nobody receives them.
+    optional: bool = False
 
 
-def add_event(session: Session, spec: EventSpec, now: datetime | None = None) -> Event:
-    """Insert the event and one pending delivery per distinct URL, in ``session``."""
+@dataclass(frozen=True)
+class AttemptLog:
+    """What one HTTP attempt produced, as the delivery log shows it."""
+
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int | None
+    response_body: str | None
+    error: str | None
+
+
+def add_event(session: Session, spec: EventSpec, now: datetime | None = None) -> Event | None:
+    """Insert the event and its pending deliveries, in ``session``.
+
+    One delivery per distinct URL of ``spec`` and one per matching active
+    subscription. Returns None (and writes nothing) for an optional event
+    that nobody receives.
+    """
     now = now or utcnow()
+    urls = list(dict.fromkeys(spec.urls))
+    subscriptions = matching_subscriptions(session, spec.api_key_id, spec.type)
+    if spec.optional and not urls and not subscriptions:
+        return None
     event = Event(
         api_key_id=spec.api_key_id,
         video_id=spec.video_id,
@@ -47,10 +74,36 @@ def add_event(session: Session, spec: EventSpec, now: datetime | None = None) ->
     )
     session.add(event)
     session.flush()
-    for url in dict.fromkeys(spec.urls):
+    for url in urls:
         session.add(Delivery(event_id=event.id, url=url, next_attempt_at=now, created_at=now))
+    for sub in subscriptions:
+        session.add(
+            Delivery(
+                event_id=event.id,
+                url=sub.url,
+                subscription_id=sub.id,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
     session.flush()
     return event
+
+
+def add_attempt(
+    session: Session, delivery_id: str, log: AttemptLog, next_retry_at: datetime | None
+) -> None:
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery_id,
+            attempted_at=log.attempted_at,
+            status_code=log.status_code,
+            latency_ms=log.latency_ms,
+            response_body=log.response_body,
+            error=_truncate(log.error),
+            next_retry_at=next_retry_at,
+        )
+    )
 
 
 def claim_deliveries(
@@ -78,7 +131,7 @@ def load_delivery(session: Session, delivery_id: str) -> tuple[Delivery, Event] 
 
 
 def mark_succeeded(
-    db: Database, claim: Claim, status_code: int | None, now: datetime | None = None
+    db: Target, claim: Claim, status_code: int | None, now: datetime | None = None
 ) -> None:
     _finish(
         db,
@@ -91,7 +144,7 @@ def mark_succeeded(
 
 
 def schedule_retry(
-    db: Database,
+    db: Target,
     claim: Claim,
     status_code: int | None,
     error: str | None,
@@ -107,12 +160,17 @@ def schedule_retry(
     )
 
 
-def mark_dead(db: Database, claim: Claim, status_code: int | None, error: str | None) -> None:
+def mark_dead(db: Target, claim: Claim, status_code: int | None, error: str | None) -> None:
     """Give up on the delivery: no more automatic attempts."""
     _finish(db, claim, status="dead", last_status_code=status_code, last_error=_truncate(error))
 
 
-def _finish(db: Database, claim: Claim, due_at: datetime | None = None, **values: Any) -> None:
+def abandon_delivery(db: Target, claim: Claim, reason: str) -> None:
+    """Dead without an attempt (its subscription is gone or disabled); replayable later."""
+    release(db, Delivery, claim, status="dead", last_error=reason)
+
+
+def _finish(db: Target, claim: Claim, due_at: datetime | None = None, **values: Any) -> None:
     # Every outcome counts as one attempt and gives the lease back (fenced).
     release(db, Delivery, claim, due_at=due_at, attempts=Delivery.attempts + 1, **values)
 

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+# Chat messages share the pipeline (and so the table) but are not videos.
+HIDDEN_KINDS = ("message",)
+
+
 class InvalidCursor(ValueError):
     """A list cursor that this gateway did not produce."""
 
@@ -51,7 +55,9 @@ def insert_video(session: Session, **fields: Any) -> Video:
 
 def get_video(session: Session, api_key_id: str, video_id: str) -> Video | None:
     """The video if it belongs to ``api_key_id``; another key's video is ``None``."""
-    stmt = select(Video).where(Video.id == video_id, Video.api_key_id == api_key_id)
+    stmt = select(Video).where(
+        Video.id == video_id, Video.api_key_id == api_key_id, Video.kind.not_in(HIDDEN_KINDS)
+    )
     return session.scalar(stmt.execution_options(populate_existing=True))
 
 
@@ -64,7 +70,7 @@ def list_videos(
     cursor: str | None = None,
 ) -> Page:
     """Newest first. The cursor marks the last item seen, so inserts never shift pages."""
-    stmt = select(Video).where(Video.api_key_id == api_key_id)
+    stmt = select(Video).where(Video.api_key_id == api_key_id, Video.kind.not_in(HIDDEN_KINDS))
     if status is not None:
         stmt = stmt.where(Video.status.in_([status] if isinstance(status, str) else status))
     if cursor is not None:

@@ -1,9 +1,11 @@
 """Signed webhook delivery from the outbox, after the Standard Webhooks spec.
 
-Modules: ``signing`` (headers and secrets), ``ssrf`` (which URLs may be
-called, and pinning the connection to the checked address), ``delivery``
-(the ``Dispatcher``: claim, sign, POST, retry with backoff), ``progress``
-(which events a video's filter selects; ``video.progress`` throttling).
+Modules: ``signing`` (headers and secrets), ``ssrf`` (the SSRF guard of
+``gateway.net.guard``, under its older name), ``policy`` (the retry schedule
+and outcome rules, no I/O), ``delivery`` (the ``Dispatcher``: claim, sign,
+POST, record the attempt, retry), ``progress`` (which events a video's filter
+selects; ``video.progress`` throttling). Subscriptions themselves are in
+``gateway.store.subscriptions`` and ``gateway.subscriptions_service``.
 
 Errors: ``UnsafeWebhookUrl`` (a ``ValueError``; ``permanent`` when retrying
 cannot help). Delivery failures are outcomes recorded on the delivery row,

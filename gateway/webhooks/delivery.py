@@ -2,19 +2,18 @@
 
 ``Dispatcher.run_once`` claims due ``deliveries`` rows (a lease with a fencing
 token, see ``gateway.store.outbox``), sends them in parallel on a small thread
-pool, and records each outcome:
+pool, and records each outcome (rules in ``gateway.webhooks.policy``) in one
+transaction: the delivery's new state, the attempt in the delivery log, and
+the subscription's health (``gateway.store.subscriptions``).
 
-* 2xx: succeeded.
-* 410 Gone: the receiver unsubscribed; dead at once, and ``on_gone`` is told so
-  the subscription can be disabled.
-* any other status, a transport error or a DNS-dependent SSRF refusal: retried
-  after ``backoff(attempt)``, dead once ``max_attempts`` attempts were made.
-* a URL that can never be called (bad scheme, credentials in it): dead at once.
+A subscription's deliveries go to its current URL, signed with its secret
+(and with the previous one while a rotation's grace lasts); a video's own
+``webhook_url`` is signed with the API key's secret. A delivery whose
+subscription was deleted or disabled is dropped without an attempt (a
+``recover`` replays it later).
 
 Every attempt of one event carries the same ``webhook-id`` (the event id) so
 receivers can deduplicate, and a fresh ``webhook-timestamp`` and signature.
-Redirects are not followed: a 3xx is a failed attempt, as a redirect could
-otherwise lead past the SSRF check.
 """
 
 from __future__ import annotations
@@ -23,46 +22,57 @@ import concurrent.futures
 import json
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
+from gateway.store import subscriptions as subs
 from gateway.store.db import Database
 from gateway.store.leases import Claim, LeaseLost
-from gateway.store.models import ApiKey, Delivery, utcnow
+from gateway.store.models import ApiKey, Delivery, Event, WebhookSubscription, utcnow
 from gateway.store.outbox import (
+    AttemptLog,
+    abandon_delivery,
+    add_attempt,
     claim_deliveries,
     load_delivery,
     mark_dead,
     mark_succeeded,
     schedule_retry,
 )
+from gateway.webhooks.policy import (
+    BACKOFF_SCHEDULE,
+    DEFAULT_MAX_ATTEMPTS,
+    Attempt,
+    Outcome,
+    decide,
+    default_backoff,
+    parse_retry_after,
+    retry_delay,
+)
 from gateway.webhooks.signing import sign
-from gateway.webhooks.ssrf import UnsafeWebhookUrl, pin, resolve_url
+from gateway.webhooks.ssrf import UnsafeUrl, pin, resolve_url
+
+__all__ = [
+    "BACKOFF_SCHEDULE",
+    "Attempt",
+    "Dispatcher",
+    "Outcome",
+    "canonical_body",
+    "decide",
+    "default_backoff",
+]
 
 log = logging.getLogger(__name__)
 
-# Seconds to wait after the n-th failed attempt (n = 1, 2, ...); the last value repeats.
-# Doubling after the first hour keeps a receiver that is down over a weekend
-# reachable: 12 attempts span about 2.3 days.
-BACKOFF_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 57600, 86400)
-JITTER = 0.2
-
-
-def default_backoff(attempt: int, rand: Callable[[], float] = random.random) -> float:
-    """Delay before the next try after ``attempt`` failed attempts, +-20% jitter.
-
-    Jitter spreads the retries of many deliveries that failed together (one
-    receiver down) so they do not all return in the same second.
-    """
-    base = BACKOFF_SCHEDULE[min(max(attempt, 1), len(BACKOFF_SCHEDULE)) - 1]
-    return base * (1 - JITTER + 2 * JITTER * rand())
+# The delivery log keeps the start of each answer; receivers' error pages can be huge.
+RESPONSE_BODY_BYTES = 1024
+GONE_REASON = "the receiver answered 410 Gone"
 
 
 def canonical_body(payload: Any) -> bytes:
@@ -72,37 +82,9 @@ def canonical_body(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class Outcome(Enum):
-    SUCCEEDED = "succeeded"
-    RETRY = "retry"
-    DEAD = "dead"
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """What one POST produced: a status code, or an error description."""
-
-    status_code: int | None
-    error: str | None
-    permanent: bool = False
-
-
-def decide(attempt: Attempt, attempts_made: int, max_attempts: int) -> Outcome:
-    """Pure outcome rule; ``attempts_made`` includes this one."""
-    status = attempt.status_code
-    if status is not None and 200 <= status < 300:
-        return Outcome.SUCCEEDED
-    if status == 410:
-        return Outcome.GONE
-    if attempt.permanent or attempts_made >= max_attempts:
-        return Outcome.DEAD
-    return Outcome.RETRY
-
-
 def _describe(exc: Exception) -> str:
     """A short error for logs and the delivery row: never the URL or a secret."""
-    if isinstance(exc, UnsafeWebhookUrl):
+    if isinstance(exc, UnsafeUrl):
         return f"refused: {exc.reason}"
     if isinstance(exc, httpx.TimeoutException):
         return f"timeout ({type(exc).__name__})"
@@ -118,10 +100,10 @@ def _host(url: str) -> str:
         return "?"
 
 
-def _log_attempt(job: Job, attempt: Attempt, outcome: Outcome, elapsed: float) -> None:
+def _log_attempt(job: Job, attempt: Attempt, outcome: Outcome) -> None:
     log.info(
         "webhook %s event=%s type=%s host=%s attempt=%d status=%s error=%s "
-        "duration_ms=%.0f outcome=%s",
+        "duration_ms=%s outcome=%s",
         job.delivery.id,
         job.event_id,
         job.event_type,
@@ -129,7 +111,7 @@ def _log_attempt(job: Job, attempt: Attempt, outcome: Outcome, elapsed: float) -
         job.number,
         attempt.status_code,
         attempt.error,
-        elapsed * 1000,
+        attempt.latency_ms,
         outcome.value,
     )
 
@@ -142,13 +124,21 @@ class Job:
     event_id: str
     event_type: str
     url: str
-    secret: str
+    secrets: list[str]
     body: bytes
+    subscription_id: str | None = None
 
     @property
     def number(self) -> int:
         """This attempt's number, counting from 1."""
         return self.delivery.attempts + 1
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A delivery not to attempt: its subscription is gone or disabled."""
+
+    reason: str
 
 
 class Dispatcher:
@@ -161,8 +151,8 @@ class Dispatcher:
         owner: str,
         allow_private: bool,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 10,
-        max_attempts: int = 12,
+        timeout: float = 15,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         backoff: Callable[[int], float] = default_backoff,
         now: Callable[[], datetime] = utcnow,
         workers: int = 8,
@@ -222,46 +212,53 @@ class Dispatcher:
     def _deliver(self, claim: Claim) -> None:
         try:
             job = self._load(claim)
+            if isinstance(job, Skip):
+                abandon_delivery(self.db, claim, job.reason)
+                return
+        except LeaseLost:
+            return
         except Exception:
             # The lease lapses and the delivery is claimed again later.
             log.exception("webhook delivery %s could not be loaded", claim.id)
             return
         if job is None:
             return
-        started = time.monotonic()
         attempt = self._send(job)
-        elapsed = time.monotonic() - started
         outcome = decide(attempt, job.number, self.max_attempts)
-        _log_attempt(job, attempt, outcome, elapsed)
+        _log_attempt(job, attempt, outcome)
         try:
             self._record(claim, job, attempt, outcome)
         except LeaseLost:
             log.warning("webhook %s: lease lost, outcome not recorded", claim.id)
+            return
+        if outcome is Outcome.GONE:
+            self._notify_gone(job.delivery)
 
-    def _load(self, claim: Claim) -> Job | None:
+    def _load(self, claim: Claim) -> Job | Skip | None:
         with self.db.session() as session:
             found = load_delivery(session, claim.id)
             if found is None:
                 return None
             delivery, event = found
-            key = session.get(ApiKey, event.api_key_id)
-            if key is None:
-                raise LookupError(f"API key {event.api_key_id} of event {event.id} is missing")
-            return Job(
-                delivery,
-                event.id,
-                event.type,
-                delivery.url,
-                key.webhook_secret,
-                canonical_body(event.payload),
-            )
+            body = canonical_body(event.payload)
+            if delivery.subscription_id is None:
+                secret = _key_secret(session, event)
+                return Job(delivery, event.id, event.type, delivery.url, [secret], body)
+            sub = session.get(WebhookSubscription, delivery.subscription_id)
+            if sub is None:
+                return Skip("the webhook subscription was deleted")
+            if sub.status != subs.ACTIVE:
+                return Skip(f"the webhook subscription is disabled: {sub.disabled_reason}")
+            secrets = subs.signing_secrets(sub, self.now())
+            return Job(delivery, event.id, event.type, sub.url, secrets, body, sub.id)
 
     def _send(self, job: Job) -> Attempt:
+        started = time.monotonic()
         try:
             # Resolved and checked on every attempt: DNS may have changed since the last.
             target = pin(resolve_url(job.url, allow_private=self.allow_private))
             timestamp = int(self.now().timestamp())
-            headers = {**sign(job.secret, job.event_id, timestamp, job.body), **target.headers}
+            headers = {**sign(job.secrets, job.event_id, timestamp, job.body), **target.headers}
             request = httpx.Request(
                 "POST",
                 target.url,
@@ -270,31 +267,54 @@ class Dispatcher:
                 extensions={**target.extensions, "timeout": self._timeout},
             )
             response = self._transport.handle_request(request)
-            # The body is never read: a receiver cannot make us download much.
-            response.close()
-            return Attempt(response.status_code, None)
-        except UnsafeWebhookUrl as exc:
+            latency = _ms_since(started)
+            try:
+                body = _read_head(response, started + self.timeout)
+            finally:
+                response.close()
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self.now())
+            return Attempt(response.status_code, None, False, retry_after, body, latency)
+        except UnsafeUrl as exc:
             return Attempt(None, _describe(exc), permanent=exc.permanent)
         except httpx.HTTPError as exc:
-            return Attempt(None, _describe(exc))
+            return Attempt(None, _describe(exc), latency_ms=_ms_since(started))
         except Exception as exc:
             # A bug or bad row must not stop the batch; the attempt counts and is retried.
             log.exception("webhook %s: unexpected error while sending", job.delivery.id)
             return Attempt(None, f"internal error ({type(exc).__name__})")
 
     def _record(self, claim: Claim, job: Job, attempt: Attempt, outcome: Outcome) -> None:
+        """The delivery's new state, its attempt and the subscription's health: one transaction."""
+        now = self.now()
         status, error = attempt.status_code, attempt.error
         if error is None and outcome is not Outcome.SUCCEEDED:
             error = f"HTTP {status}"
+        next_at = None
+        if outcome is Outcome.RETRY:
+            next_at = now + timedelta(seconds=retry_delay(attempt, job.number, self.backoff))
+        with self.db.write() as session:
+            if outcome is Outcome.SUCCEEDED:
+                mark_succeeded(session, claim, status, now=now)
+            elif next_at is not None:
+                schedule_retry(session, claim, status, error, next_at)
+            else:
+                mark_dead(session, claim, status, error)
+            entry = AttemptLog(now, status, attempt.latency_ms, attempt.response_body, error)
+            add_attempt(session, claim.id, entry, next_at)
+            if job.subscription_id is not None:
+                self._record_health(session, job, outcome, now)
+
+    def _record_health(self, session: Session, job: Job, outcome: Outcome, now: datetime) -> None:
+        assert job.subscription_id is not None
         if outcome is Outcome.SUCCEEDED:
-            mark_succeeded(self.db, claim, status, now=self.now())
-        elif outcome is Outcome.RETRY:
-            delay = self.backoff(job.number)
-            schedule_retry(self.db, claim, status, error, self.now() + timedelta(seconds=delay))
+            subs.record_success(session, job.subscription_id, now)
+        elif outcome is Outcome.GONE:
+            subs.disable(session, job.subscription_id, GONE_REASON, now)
+            log.warning("webhook subscription %s disabled: %s", job.subscription_id, GONE_REASON)
         else:
-            mark_dead(self.db, claim, status, error)
-        if outcome is Outcome.GONE:
-            self._notify_gone(job.delivery)
+            reason = subs.record_failure(session, job.subscription_id, now)
+            if reason:
+                log.warning("webhook subscription %s disabled: %s", job.subscription_id, reason)
 
     def _notify_gone(self, delivery: Delivery) -> None:
         if self.on_gone is None:
@@ -304,3 +324,34 @@ class Dispatcher:
         except Exception:
             # The delivery is already dead; a failing hook must not undo that.
             log.exception("on_gone hook failed for webhook %s", delivery.id)
+
+
+def _key_secret(session: Session, event: Event) -> str:
+    key = session.get(ApiKey, event.api_key_id)
+    if key is None:
+        raise LookupError(f"API key {event.api_key_id} of event {event.id} is missing")
+    return key.webhook_secret
+
+
+def _read_head(response: httpx.Response, deadline: float) -> str | None:
+    """The first ``RESPONSE_BODY_BYTES`` of the answer, read within the time budget.
+
+    Never more: a receiver cannot make us download much, or hold us long.
+    """
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        return None
+    head = b""
+    try:
+        for chunk in stream:
+            head += chunk
+            if len(head) >= RESPONSE_BODY_BYTES or time.monotonic() > deadline:
+                break
+    except httpx.HTTPError:
+        pass  # the status is what counts; a broken body is only less to show
+    head = head[:RESPONSE_BODY_BYTES]
+    return head.decode("utf-8", errors="replace") if head else None
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

@@ -4,12 +4,17 @@ A receiver verifies our requests with any off-the-shelf Standard Webhooks
 library: the signature is ``v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>``
 keyed with the base64-decoded part of the ``whsec_...`` secret. We sign through
 the reference implementation so the two sides cannot drift apart.
+
+During a secret rotation a request carries one signature per valid secret,
+space-separated (``v1,<new> v1,<old>``): receivers holding either secret
+verify it, which is how the spec lets them switch without downtime.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -35,16 +40,19 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return Webhook(secret).sign(msg_id=msg_id, timestamp=when, data=body.decode("utf-8"))
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def sign(secret: str | Sequence[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """All headers of one webhook request carrying ``body``.
 
+    ``secret`` may be several secrets (current first): one signature each.
     ``msg_id`` stays the same on every retry so receivers can deduplicate;
     ``timestamp`` is the time of this attempt (receivers reject stale ones).
     """
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    signatures = " ".join(signature(s, msg_id, timestamp, body) for s in secrets_)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, msg_id, timestamp, body),
+        "webhook-signature": signatures,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
     }
