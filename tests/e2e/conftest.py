@@ -55,7 +55,14 @@ def _checked(response: httpx.Response) -> None:
     check_httpx(response)
 
 
-def start_stack(tmp: Path, speed: float, *, anonymous: bool = False, **env: str) -> Stack:
+def start_stack(
+    tmp: Path,
+    speed: float,
+    *,
+    anonymous: bool = False,
+    time_scale: float | None = None,
+    **env: str,
+) -> Stack:
     """Sandbox + gateway. By default the gateway holds a NEMO_TOKEN with plenty of
     credits; `anonymous` makes it get an anonymous token (100 credits) itself."""
     sandbox = processes.sandbox(tmp, speed).start()
@@ -64,11 +71,12 @@ def start_stack(tmp: Path, speed: float, *, anonymous: bool = False, **env: str)
             minted = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"credits": 100_000})
             env = {"NEMO_TOKEN": minted.json()["data"]["token"], **env}
         key = processes.create_key(tmp / "gateway-data", **env)
-        gateway = processes.gateway(tmp, sandbox.url, 0, time_scale=speed, **env).start()
+        scale = time_scale or speed
+        gateway = processes.gateway(tmp, sandbox.url, 0, time_scale=scale, **env).start()
     except BaseException:
         sandbox.stop()
         raise
-    return Stack(tmp, sandbox, gateway, key, env, speed)
+    return Stack(tmp, sandbox, gateway, key, env, scale)
 
 
 def stop_stack(stack: Stack) -> None:
@@ -89,7 +97,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
     """A stack of its own, slower (x20) so a test can act mid-generation."""
-    s = start_stack(tmp_path, 20)
+    # The gateway's protocol waits run at half the sandbox's pace: recovery's
+    # "five unchanged reads" window then outlasts a generation even on a busy
+    # machine, as it does at real speed (5 min against 100-300 s).
+    s = start_stack(tmp_path, 20, time_scale=10)
     try:
         yield s
     finally:
