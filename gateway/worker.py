@@ -15,20 +15,45 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 
 from gateway.aio import LoopThread
 from gateway.jobs.engine import Engine
-from gateway.jobs.states import Status
+from gateway.jobs.states import Status, is_terminal
 from gateway.store import idempotency, leases
 from gateway.store.models import Video
 from gateway.store.videos import claim_videos
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Wake:
+    """A tick job run off-schedule on a thread (at most one run at a time)."""
+
+    job: Callable[[], None]
+    wanted: bool = False
+    running: bool = False
+
+
+def _noop() -> None:
+    pass
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands naive datetimes back; the store writes UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# Leases renewed per statement (SQLite's expression depth limit is 1000).
+RENEW_SLICE = 400
 
 
 def worker_id() -> str:
@@ -45,9 +70,21 @@ class Worker:
     loop: LoopThread
     dispatcher: Any | None = None  # gateway.webhooks.delivery.Dispatcher
     claim_batch: int = 200
+    deliver_batch: int = 64
+    # A drain gives the scheduler back its thread now and then (stop, other ticks).
+    deliver_drain_seconds: float = 30.0
     _running: dict[str, tuple[leases.Claim, asyncio.Task[None]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _scheduler: BackgroundScheduler | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    # Sleeps due within this many seconds get a timer that claims them on time.
+    wake_horizon: float = 600.0
+    _claim_wake: _Wake = field(init=False)
+    _deliver_wake: _Wake = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._claim_wake = _Wake(self.claim_tick)
+        self._deliver_wake = _Wake(self.deliver_tick if self.dispatcher is not None else _noop)
 
     @property
     def owner(self) -> str:
@@ -66,6 +103,7 @@ class Worker:
         log.info("worker %s started", self.owner)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
@@ -110,12 +148,61 @@ class Worker:
         try:
             await self.engine.run(claim)
         except asyncio.CancelledError:
-            pass
+            return
         except Exception:
             log.exception("video %s crashed its runner", claim.id)
         finally:
             with self._lock:
                 self._running.pop(claim.id, None)
+        await self._after_run(claim.id)
+
+    async def _after_run(self, video_id: str) -> None:
+        """Act on how the run ended, without waiting for the next tick.
+
+        Finished: its webhook is in the outbox, so deliver now. Sleeping (a
+        render poll, a retry): claim it again at its due time. Each tick alone
+        added up to a tick to the notify latency, twice.
+        """
+        try:
+            row = await asyncio.to_thread(self._status_and_due, video_id)
+        except Exception:
+            log.exception("could not read %s after its run", video_id)
+            return
+        if row is None:
+            return
+        status, due = row
+        if is_terminal(status):
+            self._wake(self._deliver_wake)
+        elif due is not None:
+            delay = (_aware(due) - utcnow()).total_seconds()
+            if delay <= self.wake_horizon:
+                self.loop.loop.call_later(max(delay, 0.0), self._wake, self._claim_wake)
+
+    def _status_and_due(self, video_id: str) -> tuple[str, datetime | None] | None:
+        with self.engine.db.session() as s:
+            row = s.execute(select(Video.status, Video.due_at).where(Video.id == video_id)).first()
+        return None if row is None else (row[0], row[1])
+
+    def _wake(self, wake: _Wake) -> None:
+        """Run ``wake.job`` on a thread now; a wake during a run makes it run once more."""
+        with self._lock:
+            wake.wanted = True
+            if wake.running or self._stopping.is_set():
+                return
+            wake.running = True
+        threading.Thread(target=self._run_woken, args=(wake,), daemon=True).start()
+
+    def _run_woken(self, wake: _Wake) -> None:
+        while True:
+            with self._lock:
+                if not wake.wanted or self._stopping.is_set():
+                    wake.running = False
+                    return
+                wake.wanted = False
+            try:
+                wake.job()
+            except Exception:
+                log.exception("woken %s failed", getattr(wake.job, "__name__", "job"))
 
     def renew_tick(self) -> None:
         """Extend every lease held in one statement; stop work whose lease was lost."""
@@ -124,7 +211,14 @@ class Worker:
         if not held:
             return
         until = utcnow() + timedelta(seconds=self.engine.timings.lease)
-        kept = leases.renew(self.engine.db, Video, self.owner, list(held.values()), until)
+        claims = list(held.values())
+        kept: set[str] = set()
+        # In slices: one statement over thousands of claims is an OR chain
+        # deeper than SQLite accepts ("Expression tree is too large"), and a
+        # failed renewal lets every lease lapse while the work goes on.
+        for start in range(0, len(claims), RENEW_SLICE):
+            chunk = claims[start : start + RENEW_SLICE]
+            kept |= leases.renew(self.engine.db, Video, self.owner, chunk, until)
         for vid in set(held) - set(kept):
             self._cancel_task(vid)
         self._honour_cancel_requests(set(kept))
@@ -154,8 +248,19 @@ class Worker:
             self.loop.loop.call_soon_threadsafe(entry[1].cancel)
 
     def deliver_tick(self) -> None:
+        """Send due webhooks; keep going while batches come back full.
+
+        One batch per tick capped fan-out at a batch a second: a burst of
+        completions (or a backlog after downtime) waited for ticks. Draining
+        in this job (``max_instances=1``) keeps one dispatcher busy while there
+        is work and costs one claim query a tick when there is none.
+        """
         assert self.dispatcher is not None
-        self.dispatcher.run_once()
+        limit = self.deliver_batch
+        deadline = time.monotonic() + self.deliver_drain_seconds
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if self.dispatcher.run_once(limit) < limit:
+                return
 
     def purge_tick(self) -> None:
         removed = idempotency.purge_expired(self.engine.db, utcnow())

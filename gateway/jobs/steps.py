@@ -343,6 +343,8 @@ def _until_done(video: Video, progress: float | None, near: float) -> float | No
     """
     if near <= 0 or progress is None or not 0 < progress < 1:
         return None
+    if progress >= 0.95:
+        return near  # the last stretch, where progress often stands still
     before = max(video.progress - 70, 0) / 25
     since = (utcnow() - _aware(video.updated_at)).total_seconds()
     if progress <= before or since <= 0:

@@ -78,10 +78,25 @@ RENDERER_VERSION = 1  # part of the cache key: bump when the output of the same 
 
 
 def cache_key(draft: dict[str, Any], width: int, height: int, fps: int) -> str:
-    """SHA-256 of the canonical JSON of the draft and the resolved size and rate."""
-    body = {"draft": draft, "w": width, "h": height, "fps": fps, "v": RENDERER_VERSION}
+    """SHA-256 of the canonical JSON of the draft and the resolved size and rate.
+
+    Segment ``src`` ids (the clip or upload a segment came from) are left out:
+    the picture is drawn from labels, times and the prompt, never from ids, so
+    drafts that differ only in ids make the same bytes and share one file (a
+    load test's thousands of same-prompt videos cost one encode, not thousands).
+    """
+    body = {"draft": _without_ids(draft), "w": width, "h": height, "fps": fps}
+    body["v"] = RENDERER_VERSION
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _without_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k != "src"}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
 
 
 def render_cached(

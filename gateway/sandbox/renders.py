@@ -90,13 +90,19 @@ class RenderJob:
                 "width": self.result.width,
                 "height": self.result.height,
             }
+        # Sandbox extras (epoch seconds): when the job was submitted and when it
+        # reached its end state, so a client or a benchmark can measure how
+        # soon it noticed.
+        body["submitted_at"] = self.created_at
+        if self.finished_at is not None:
+            body["completed_at"] = self.finished_at
         if self.error:
             body["error"] = self.error
         return body
 
 
 class RenderPool:
-    """Runs jobs on ``render_workers`` threads; the queue delay holds no worker."""
+    """Runs jobs on ``render_workers`` threads; the simulated delays hold no worker."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
@@ -126,11 +132,19 @@ class RenderPool:
         except Exception as exc:  # a broken draft is a failed render, not a dead worker
             self._end(job, error=f"render failed: {exc}")
             return
-        time.sleep(max(0.0, job.work_seconds - (time.monotonic() - begun)))
         if result is None:
-            self._end(job, error="render failed: the renderer gave up on this draft")
+            end = {"error": "render failed: the renderer gave up on this draft"}
         else:
-            self._end(job, result=result)
+            end = {"result": result}
+        # The rest of the simulated duration holds no render worker (a timer
+        # ends the job), so two workers serve thousands of jobs in flight.
+        rest = job.work_seconds - (time.monotonic() - begun)
+        if rest <= 0:
+            self._end(job, **end)
+            return
+        timer = threading.Timer(rest, self._end, args=(job,), kwargs=end)
+        timer.daemon = True
+        timer.start()
 
     def _end(self, job: RenderJob, *, result: RenderResult | None = None, error: str = "") -> None:
         with self._lock:

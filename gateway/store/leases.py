@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.store.db import Database
@@ -96,7 +96,10 @@ def renew(
     claims = list(claims)
     if not claims:
         return set()
-    held = or_(*(and_(model.id == c.id, model.lease_token == c.token) for c in claims))
+    # One expanding (id, token) IN list: the statement compiles once and is
+    # cached, where an OR of ANDs compiled anew on every tick (and past ~1000
+    # claims exceeded SQLite's expression depth).
+    held = tuple_(model.id, model.lease_token).in_([(c.id, c.token) for c in claims])
     stmt = (
         update(model)
         .where(model.lease_owner == owner, held)

@@ -19,6 +19,7 @@ accepted: see ``stream_message``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import logging
 import os
@@ -58,6 +59,16 @@ DEFAULT_OUTPUT = {"format": "mp4", "quality": "high"}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+# Open chat streams per connection pool (see NemoClient.__init__).
+STREAMS_PER_POOL = 32
+
+
+@dataclass
+class _StreamPool:
+    http: httpx.AsyncClient
+    open: int = 0
+
+
 @dataclass
 class _Budget:
     """What one logical call has spent of its retries."""
@@ -78,7 +89,7 @@ class NemoClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: Timeouts | None = None,
         *,
-        max_connections: int = 10_000,
+        max_connections: int = 32,  # REST calls; chat streams have pools of their own
         max_retry_wait: float = 60.0,
         retry_backoff: tuple[float, ...] = (0.5, 2.0),
         web_url: str | None = None,
@@ -90,20 +101,55 @@ class NemoClient:
         self._web_url = web_url.rstrip("/") if web_url else None
         self._base = httpx.URL(base_url)
         t = self._timeouts
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            headers=(attribution or Attribution()).headers(),
-            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=30.0,
-            ),
+        # One TLS context for every pool (httpx would load the CA bundle per client).
+        self._client_args: dict[str, Any] = {
+            "base_url": base_url,
+            "headers": (attribution or Attribution()).headers(),
+            "timeout": httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+            "verify": httpx.create_ssl_context() if transport is None else True,
+        }
+        self._http = self._new_client(transport, max_connections)
+        # REST calls wait here, not in httpcore's queue: its pool rescans every
+        # queued request against every connection on each event, so two
+        # thousand videos claimed at once spent the loop there (O(queue x pool)).
+        self._rest_slots = asyncio.Semaphore(max_connections)
+        # Chat streams hold their connection for minutes. httpcore's pool scans
+        # every connection it holds on each request and each response it hands
+        # out, so thousands of streams in one pool made every call O(streams)
+        # and a burst of claims O(streams^2): the loop spent whole cores there.
+        # (and, per idle connection, every connection again: O(pool^2)).
+        # Streams therefore get pools of their own, at most STREAMS_PER_POOL
+        # open connections each, and REST calls keep the main pool small.
+        self._stream_pools: list[_StreamPool] = []
+        self._shared_transport = transport is not None  # tests: one transport for all
+
+    def _new_client(
+        self, transport: httpx.AsyncBaseTransport | None, connections: int
+    ) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=30.0,
         )
+        return httpx.AsyncClient(transport=transport, limits=limits, **self._client_args)
+
+    def _stream_pool(self) -> _StreamPool:
+        """The least busy stream pool with room, or a new one."""
+        if self._shared_transport:
+            if not self._stream_pools:
+                self._stream_pools.append(_StreamPool(self._http))
+            return self._stream_pools[0]
+        best = min(self._stream_pools, key=lambda p: p.open, default=None)
+        if best is None or best.open >= STREAMS_PER_POOL:
+            best = _StreamPool(self._new_client(None, STREAMS_PER_POOL))
+            self._stream_pools.append(best)
+        return best
 
     async def aclose(self) -> None:
-        """Close the connection pool (the token provider is closed by its owner)."""
+        """Close the connection pools (the token provider is closed by its owner)."""
+        for pool in self._stream_pools:
+            if pool.http is not self._http:
+                await pool.http.aclose()
         await self._http.aclose()
 
     # -- sessions and state -------------------------------------------------
@@ -211,20 +257,27 @@ class NemoClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeouts.turn
         body = run_body(session_id, text)
-        response = await self._retrying(lambda token: self._open_turn(body, token))
-        turn = Turn(loop.time(), self._timeouts.stream_idle)
+        pool = self._stream_pool()
+        pool.open += 1
         try:
-            async with aclosing(turn_events(response, deadline, turn)) as events:
-                async for event in events:
-                    yield event
+            response = await self._retrying(lambda token: self._open_turn(pool.http, body, token))
+            turn = Turn(loop.time(), self._timeouts.stream_idle)
+            try:
+                async with aclosing(turn_events(response, deadline, turn)) as events:
+                    async for event in events:
+                        yield event
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            pool.open -= 1
 
     # -- internals ------------------------------------------------------------
 
-    async def _open_turn(self, body: dict[str, Any], token: str) -> httpx.Response:
+    async def _open_turn(
+        self, http: httpx.AsyncClient, body: dict[str, Any], token: str
+    ) -> httpx.Response:
         t = self._timeouts
-        request = self._http.build_request(
+        request = http.build_request(
             "POST",
             "/run_sse",
             json=body,
@@ -238,7 +291,7 @@ class NemoClient:
             ),
         )
         try:
-            response = await self._http.send(request, stream=True)
+            response = await http.send(request, stream=True)
         except _NOT_SENT as exc:
             raise UpstreamUnavailable("could not reach the upstream: message not sent") from exc
         except httpx.TransportError as exc:
@@ -258,11 +311,12 @@ class NemoClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
         temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         try:
-            response = await self._http.send(request, stream=True, follow_redirects=True)
-            try:
-                result = await _save(response, temp, own_origin=own)
-            finally:
-                await response.aclose()
+            async with self._rest_slots:
+                response = await self._http.send(request, stream=True, follow_redirects=True)
+                try:
+                    result = await _save(response, temp, own_origin=own)
+                finally:
+                    await response.aclose()
             os.replace(temp, dest)
             return result
         except httpx.TransportError as exc:
@@ -281,7 +335,10 @@ class NemoClient:
     ) -> dict[str, Any]:
         async def attempt(token: str) -> dict[str, Any]:
             try:
-                response = await self._http.request(method, path, headers=_bearer(token), **kwargs)
+                async with self._rest_slots:
+                    response = await self._http.request(
+                        method, path, headers=_bearer(token), **kwargs
+                    )
             except httpx.TransportError as exc:
                 raise UpstreamUnavailable(f"{method} {path} failed") from exc
             return envelope.check(response.status_code, response.headers, response.content)
@@ -348,12 +405,37 @@ async def _save(response: httpx.Response, temp: Path, *, own_origin: bool) -> tu
         await response.aread()
         _raise_download_error(response, own_origin)
     digest, size = hashlib.sha256(), 0
+    block: list[bytes] = []
+    held = 0
+    pending: list[concurrent.futures.Future[Any]] = []
     with temp.open("wb") as handle:
-        async for chunk in response.aiter_bytes():
-            handle.write(chunk)
-            digest.update(chunk)
-            size += len(chunk)
+        try:
+            async for chunk in response.aiter_bytes():
+                block.append(chunk)
+                held += len(chunk)
+                size += len(chunk)
+                if held >= _BLOCK_BYTES:
+                    # Writing and hashing run on threads, a block behind the
+                    # network (both release the GIL): the loop only gathers
+                    # chunks, and stays free for the other streams. At most two
+                    # blocks of one download are in memory.
+                    # One buffer, so each thread takes the GIL back once a block.
+                    data = b"".join(block)
+                    await asyncio.gather(*map(asyncio.wrap_future, pending))
+                    pending = [_SINK.submit(handle.write, data), _SINK.submit(digest.update, data)]
+                    block, held = [], 0
+            await asyncio.gather(*map(asyncio.wrap_future, pending))
+        finally:
+            concurrent.futures.wait(pending)  # never close the file under a writer
+        data = b"".join(block)
+        handle.write(data)
+        digest.update(data)
     return size, digest.hexdigest()
+
+
+# Downloads hand 1 MiB blocks to these threads (the file write and the sha256).
+_BLOCK_BYTES = 1 << 20
+_SINK = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="gateway-mirror")
 
 
 def _raise_download_error(response: httpx.Response, own_origin: bool) -> NoReturn:
