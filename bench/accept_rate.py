@@ -3,7 +3,7 @@
 python bench/accept_rate.py [--seconds 15] [--connections 32] [--rounds 2] [--write]
 python bench/accept_rate.py --quick
 
-Both apps run under the Procfile's gunicorn settings (``--workers 2 --threads
+Both apps run under the Procfile's gunicorn settings (``--workers 3 --threads
 16``, gthread) on 127.0.0.1, one after the other, alternating for ``--rounds``
 rounds so the machine's noise hits both alike. The load comes from ``wrk``
 (a Lua script POSTs the JSON body with the API key) in its own process; it
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import shutil
@@ -31,7 +32,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 import benchlib as bl
 
 HEADING = "## Accept rate"
-GUNICORN = ["--workers", "2", "--threads", "16", "--worker-class", "gthread"]
+# The Procfile's settings (WEB_CONCURRENCY defaults to 3); --workers/--threads override.
+GUNICORN = ["--workers", "3", "--threads", "16", "--worker-class", "gthread"]
 BODY = {
     "prompt": "a 10-second vertical clip of waves at dusk with lo-fi music",
     "aspect_ratio": "9:16",
@@ -45,13 +47,17 @@ wrk.headers["Authorization"] = "Bearer {key}"
 """
 
 
+def gunicorn_args() -> list[str]:
+    return GUNICORN
+
+
 def gunicorn(app: str, tmp: Path, name: str, env: dict[str, str]) -> bl.Child:
     port = bl.free_port()
     args = [
         sys.executable,
         "-m",
         "gunicorn",
-        *GUNICORN,
+        *gunicorn_args(),
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",
@@ -63,6 +69,19 @@ def gunicorn(app: str, tmp: Path, name: str, env: dict[str, str]) -> bl.Child:
     child.line = f"listening on http://127.0.0.1:{port}"
     _wait_ready(child.url)
     return child
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of gunicorn's master and its workers so far."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    total = 0.0
+    for p in [pid, *map(int, kids)]:
+        with contextlib.suppress(OSError, ValueError, KeyError):  # a worker that just exited
+            total += bl.read_proc(p).cpu
+    return total
 
 
 def _wait_ready(url: str, timeout: float = 60) -> None:
@@ -162,11 +181,24 @@ def load(url: str, key: str, seconds: float, connections: int, tmp: Path) -> dic
     return run_python(url, key, seconds, connections)
 
 
-def run(seconds: float, connections: int, rounds: int, tmp: Path) -> dict[str, Any]:
-    db = bl.gateway_db(tmp)
+def open_db(tmp: Path, database_url: str | None) -> Any:
+    if not database_url:
+        return bl.gateway_db(tmp)
+    from gateway.store.db import Database
+
+    db = Database(database_url)
+    db.upgrade()
+    return db
+
+
+def run(
+    seconds: float, connections: int, rounds: int, tmp: Path, database_url: str | None = None
+) -> dict[str, Any]:
+    db = open_db(tmp, database_url)
     _, key, _ = bl.api_key(db)
     db.dispose()
-    env = bl.gateway_env(tmp, "http://127.0.0.1:9", "nmv_bench_unused")
+    extra = {"DATABASE_URL": database_url} if database_url else {}
+    env = bl.gateway_env(tmp, "http://127.0.0.1:9", "nmv_bench_unused", **extra)
     results: dict[str, list[dict[str, Any]]] = {"bare": [], "gateway": []}
     apps = {"bare": "bench.bare_app:create_app()", "gateway": "gateway.app:create_app()"}
     for _ in range(rounds):
@@ -174,13 +206,16 @@ def run(seconds: float, connections: int, rounds: int, tmp: Path) -> dict[str, A
             server = gunicorn(app, tmp, name, env)
             try:
                 load(server.url, key, min(2.0, seconds), connections, tmp)  # warm-up
-                first = bl.read_proc(server.pid)
+                first, cpu = bl.read_proc(server.pid), server_cpu(server.pid)
                 result = load(server.url, key, seconds, connections, tmp)
                 result["master_cpu"] = bl.cpu_share(first, bl.read_proc(server.pid))
+                # Server CPU per request: what the machine's noise does not change much.
+                used = server_cpu(server.pid) - cpu
+                result["cpu_ms"] = 1000 * used / max(result["requests"], 1)
                 results[name].append(result)
             finally:
                 server.stop()
-    db = bl.gateway_db(tmp)
+    db = open_db(tmp, database_url)
     with db.session() as s:
         from sqlalchemy import func, select
 
@@ -200,9 +235,11 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
             "p99_ms": max(x["p99_ms"] for x in runs),
             "requests": sum(x["requests"] for x in runs),
             "non_2xx": sum(x["non_2xx"] for x in runs),
+            "cpu_ms": sum(x["cpu_ms"] for x in runs) / len(runs),
             "generator": runs[0]["generator"],
         }
     out["ratio"] = out["gateway"]["rate"] / out["bare"]["rate"]
+    out["cpu_ratio"] = out["bare"]["cpu_ms"] / out["gateway"]["cpu_ms"]
     return out
 
 
@@ -220,23 +257,29 @@ def report(r: dict[str, Any], s: dict[str, Any], args: argparse.Namespace) -> st
         for i, x in enumerate(r["rounds"][name], 1):
             rows.append(
                 f"| {label} | {i} | {x['rate']:.0f} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} "
-                f"| {x['requests']} | {x['non_2xx']} |"
+                f"| {x['cpu_ms']:.2f} | {x['requests']} | {x['non_2xx']} |"
             )
     return (
         f"{HEADING}\n\n"
-        "`POST /v1/videos` (API key check, marshmallow validation, one SQLite write of the "
-        "session + video + turn, 202 with the Video) under gunicorn with the Procfile's "
-        f"settings (`{' '.join(GUNICORN)}`) on 127.0.0.1, and in the same run a bare Flask "
+        "`POST /v1/videos` (API key check through the per-process 5 s key cache, marshmallow "
+        f"validation, the session + video rows inserted into {r.get('database', 'SQLite')} "
+        "by the per-process group commit and durable before the answer, 202 with the Video) "
+        "under gunicorn with the Procfile's "
+        f"settings (`{' '.join(gunicorn_args())}`) on 127.0.0.1, and in the same run a bare Flask "
         "endpoint (`bench/bare_app.py`: parse the JSON, answer 202) under the same settings, "
         f"alternating for {args.rounds} rounds of {args.seconds:g} s each (after a 2 s "
         f"warm-up). Load: `{g['generator']}` with {args.connections} keep-alive connections, "
         "in its own process but on the same 2 cores as the server (it takes a share of "
         "them, so the figures are a floor). Targets: >= 1,000 requests/s with p99 <= 50 ms, "
         "gateway/bare >= 0.5.\n\n"
-        "| endpoint | round | requests/s | p50 ms | p99 ms | requests | non-2xx |\n"
-        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "| endpoint | round | requests/s | p50 ms | p99 ms | server CPU ms/request "
+        "| requests | non-2xx |\n"
+        "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Gateway: {g['rate']:.0f} requests/s (mean of rounds), worst p99 {g['p99_ms']:.1f} ms; "
         f"bare Flask: {b['rate']:.0f} requests/s; ratio **{s['ratio']:.2f}** ({verdict}). "
+        f"Server CPU per request (gunicorn master + workers, /proc): gateway "
+        f"{g['cpu_ms']:.2f} ms, bare {b['cpu_ms']:.2f} ms, so on a machine where the "
+        f"server has the cores to itself the ratio would be about {s['cpu_ratio']:.2f}. "
         f"{r['videos_created']} videos were created.\n\n"
         f"Measured {bl.today()} on {bl.machine()}.\n\n"
         f"Command: `{bl.command_line()}` (add `--write` to update this section).\n"
@@ -250,11 +293,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="PostgreSQL (tests/pgserver.py: TEST_DATABASE_URL or a throwaway server)",
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn --workers (default: the Procfile's)")
+    parser.add_argument("--threads", type=int, help="gunicorn --threads (default: the Procfile's)")
     args = parser.parse_args(argv)
+    if args.workers:
+        GUNICORN[GUNICORN.index("--workers") + 1] = str(args.workers)
+    if args.threads:
+        GUNICORN[GUNICORN.index("--threads") + 1] = str(args.threads)
     if args.quick:
         args.seconds, args.rounds, args.connections = 1, 1, 4
-    with tempfile.TemporaryDirectory(prefix="bench-accept-") as folder:
-        result = run(args.seconds, args.connections, args.rounds, Path(folder))
+    server = None
+    database_url = None
+    if args.postgres:
+        from tests.pgserver import PostgresServer
+
+        server = PostgresServer.from_env()
+        database_url = server.create_database()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-accept-") as folder:
+            result = run(args.seconds, args.connections, args.rounds, Path(folder), database_url)
+    finally:
+        if server is not None:
+            server.stop()
+    result["database"] = "PostgreSQL" if args.postgres else "SQLite"
     s = summary(result)
     print(bl.dump({"rounds": result["rounds"], "summary": s}))
     text = report(result, s, args)

@@ -31,7 +31,13 @@ import benchlib as bl
 
 HEADING = "## Notify latency: render completed to webhook"
 PROMPT = "a 5-second clip of waves at dusk"
-FLAT = {"poll_first": 30.0, "poll_factor": 1.0, "poll_max": 30.0, "poll_near": 0.0}
+FLAT = {
+    "poll_first": 30.0,
+    "poll_factor": 1.0,
+    "poll_max": 30.0,
+    "poll_near": 0.0,
+    "poll_late": 0.0,
+}
 
 
 def worker_child(poll: dict[str, float]) -> None:
@@ -98,7 +104,9 @@ class Group:
 
         with self.db.session() as s:
             rows = {v.id: (v.render_id, v.status) for v in s.query(Video).all()}
+            schedule = {v.id: v.poll_count for v in s.query(Video).all()}
         latencies, windows, statuses = [], [], {}
+        trace = []
         headers = {"Authorization": f"Bearer {self.token}", "X-Skill-Source": "bench"}
         with httpx.Client(base_url=self.sandbox.url, headers=headers, timeout=10) as http:
             for vid, (render_id, status) in rows.items():
@@ -108,6 +116,14 @@ class Group:
                 data = http.get(f"/api/render/proxy/lambda/{render_id}").json()["data"]
                 latencies.append(arrivals[vid] - data["completed_at"])
                 windows.append(arrivals[vid] - data["submitted_at"])
+                trace.append(
+                    {
+                        "video": vid,
+                        "latency": round(latencies[-1], 2),
+                        "render_s": round(data["completed_at"] - data["submitted_at"], 1),
+                        "schedule_polls": schedule.get(vid),
+                    }
+                )
         stats = bl.sandbox_stats(self.sandbox.url)
         # The one request per video made above is not a poll of the worker.
         polls = stats["requests"].get("render_status", 0) - len(latencies)
@@ -125,6 +141,8 @@ class Group:
             "polls_per_s": polls / sum(windows) if windows else float("nan"),
             "render_s_mean": sum(windows) / len(windows) if windows else float("nan"),
             "worker_cpu_s": bl.read_proc(self.worker.pid).cpu,
+            # A per-video trace of the slowest notifications (the p99 outliers).
+            "slowest": sorted(trace, key=lambda row: -row["latency"])[:3],
         }
 
     def stop(self) -> None:
@@ -204,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-factor", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--poll-max", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--poll-near", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--poll-late", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker_child:
         poll = {
@@ -213,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("poll_factor", args.poll_factor),
                 ("poll_max", args.poll_max),
                 ("poll_near", args.poll_near),
+                ("poll_late", args.poll_late),
             )
             if v is not None
         }
@@ -224,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         speed, render, flat = (
             100.0,
             (1.0, 2.0),
-            {"poll_first": 2.0, "poll_factor": 1.0, "poll_max": 2.0, "poll_near": 0.0},
+            {
+                "poll_first": 2.0,
+                "poll_factor": 1.0,
+                "poll_max": 2.0,
+                "poll_near": 0.0,
+                "poll_late": 0.0,
+            },
         )
     with tempfile.TemporaryDirectory(prefix="bench-notify-") as folder:
         result = run(args.videos, speed, render, flat, Path(folder), args.timeout)

@@ -36,6 +36,13 @@ class Timings:
     # Near the end a render's progress predicts: poll then, and every `poll_near` s
     # after (0 = the schedule alone, e.g. a flat poll_first=30, poll_factor=1).
     poll_near: float = 0.5
+    # Without a usable progress estimate, poll at most every `poll_late` s while
+    # the render has run `poll_late_after`..`poll_late_until` s (renders take
+    # 30-90 s: a 30 s step there found one video in 40 about 16-30 s late).
+    # 0 turns it off (the documented flat schedule).
+    poll_late: float = 2.0
+    poll_late_after: float = 24.0
+    poll_late_until: float = 180.0
     render_deadline: float = 1800.0
     # Upstream 429 answers are honoured up to this wait before giving up a try.
     max_retry_wait: float = 60.0
@@ -59,6 +66,9 @@ _UPSTREAM_WAITS = (
     "poll_first",
     "poll_max",
     "poll_near",
+    "poll_late",
+    "poll_late_after",
+    "poll_late_until",
     "render_deadline",
     "max_retry_wait",
     "webhook_backoff",

@@ -38,8 +38,7 @@ def authenticate() -> Any:
             "Send the API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": _CHALLENGE},
         )
-    with services().db.session() as session:
-        api_key = keys.authenticate(session, token)
+    api_key = keys.authenticate_cached(services().db, token)
     if api_key is None:
         raise ApiError(
             "unauthorized",

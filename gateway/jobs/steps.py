@@ -35,6 +35,7 @@ from gateway.upstream.errors import (
 )
 
 if TYPE_CHECKING:
+    from gateway.config import Timings
     from gateway.jobs.engine import Engine
 
 Step = Callable[["Engine", Claim, Video, ChatSession | None], Awaitable[Outcome]]
@@ -317,36 +318,68 @@ async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession |
         return Continue()
     if job.status == "failed":
         return await _render_failed(e, claim, video, job.error or "render failed")
-    polls = video.poll_count + 1
-    delay = min(e.timings.poll_first * e.timings.poll_factor**polls, e.timings.poll_max)
     if _render_elapsed(video, e) > e.timings.render_deadline:
         return Fail("render_timeout", "the render did not finish in time", retryable=True)
     progress = 70 + int(min(max(job.progress or 0.0, 0.0), 1.0) * 25)  # the client gives 0..1
-    near = _until_done(video, job.progress, e.timings.poll_near)
-    if near is not None and near < delay:
-        # Progress says the render ends before the next scheduled poll: poll
-        # then instead. Not counted as a poll of the schedule, which goes on
-        # (and keeps bounding the render's elapsed time) where it was.
-        polls, delay = video.poll_count, near
+    since = (utcnow() - _aware(video.updated_at)).total_seconds()
+    polls, delay = next_poll(e.timings, video.poll_count, video.progress, since, job.progress)
     await e.save(claim, video, poll_count=polls, progress=max(video.progress, progress))
     return Sleep(later(delay))
 
 
-def _until_done(video: Video, progress: float | None, near: float) -> float | None:
+def next_poll(
+    t: Timings, poll_count: int, stored: int, since: float, progress: float | None
+) -> tuple[int, float]:
+    """The schedule's count after this poll, and the seconds until the next poll.
+
+    ``poll_count`` counts the schedule's polls so far; ``stored`` is the
+    progress the last poll saved (70-95) and ``since`` the seconds since it
+    did; ``progress`` is what this poll read (0..1). A render whose progress
+    predicts its end sooner than the schedule is polled then (not counted:
+    the schedule goes on where it was). Without a usable prediction (still
+    pending, progress not moving, or none reported) the schedule decides
+    (``poll_delay``).
+    """
+    polls = poll_count + 1
+    geometric = min(t.poll_first * t.poll_factor**polls, t.poll_max)
+    near = _until_done(stored, since, progress, t.poll_near)
+    if near is not None:
+        return (poll_count, near) if near < geometric else (polls, geometric)
+    return polls, poll_delay(t, polls)
+
+
+def poll_delay(t: Timings, n: int) -> float:
+    """The schedule's ``n``-th delay (0 = the one after the submit).
+
+    Geometric (``poll_first``, x``poll_factor``, up to ``poll_max``), but at most
+    ``poll_late`` while the render has run between ``poll_late_after`` and
+    ``poll_late_until``: renders take 30-90 s, so in that window the end is
+    near and a 30 s step would find it up to 30 s late (the notify p99).
+    """
+    elapsed = 0.0
+    delay = 0.0
+    for i in range(n + 1):
+        delay = min(t.poll_first * t.poll_factor**i, t.poll_max)
+        if t.poll_late > 0 and t.poll_late_after <= elapsed < t.poll_late_until:
+            delay = min(delay, t.poll_late)
+        elapsed += delay
+    return delay
+
+
+def _until_done(stored: int, since: float, progress: float | None, near: float) -> float | None:
     """Seconds until a poll that should find the render done, from its progress rate.
 
     The previous sample is the row as the last poll left it (its progress, on
-    the gateway's 70-95 scale, and ``updated_at``). Polls land a little early
-    (the estimate is refined on each) and then every ``near`` seconds; the
-    protocol leaves progress unspecified, so without a rising value the
-    schedule alone decides. ``near`` <= 0 turns this off.
+    the gateway's 70-95 scale, saved ``since`` seconds ago). Polls land a
+    little early (the estimate is refined on each) and then every ``near``
+    seconds; the protocol leaves progress unspecified, so without a rising
+    value there is no estimate (None). ``near`` <= 0 turns this off.
     """
     if near <= 0 or progress is None or not 0 < progress < 1:
         return None
     if progress >= 0.95:
         return near  # the last stretch, where progress often stands still
-    before = max(video.progress - 70, 0) / 25
-    since = (utcnow() - _aware(video.updated_at)).total_seconds()
+    before = max(stored - 70, 0) / 25
     if progress <= before or since <= 0:
         return None
     left = (1 - progress) * since / (progress - before)
@@ -363,10 +396,12 @@ def _aware(moment: datetime) -> datetime:
 
 def _render_elapsed(video: Video, e: Engine) -> float:
     # Sum of the geometric poll delays so far: no extra column needed.
-    t = e.timings
-    return sum(
-        min(t.poll_first * t.poll_factor**i, t.poll_max) for i in range(video.poll_count + 1)
-    )
+    return _schedule_elapsed(e.timings, video.poll_count + 1)
+
+
+def _schedule_elapsed(t: Timings, polls: int) -> float:
+    # A lower bound of the render's time: polls on a prediction are not counted.
+    return sum(poll_delay(t, i) for i in range(polls))
 
 
 async def _render_failed(e: Engine, claim: Claim, video: Video, message: str) -> Outcome:

@@ -9,7 +9,7 @@ increasing, as ULIDs do.
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 import time
 
@@ -21,6 +21,32 @@ _RANDOM_BITS = 5 * _RANDOM_CHARS
 _lock = threading.Lock()
 _last_ms = -1
 _last_random = 0
+# Random bytes from the OS, drawn 4 KiB at a time: one getrandom() per ~580
+# new milliseconds instead of one per id (a syscall under the lock, which
+# released the GIL and made concurrent request threads queue on the lock).
+_POOL_BYTES = 4096
+_pool = b""
+_pool_pos = 0
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not reuse its parent's random bytes or counter."""
+    global _lock, _pool, _pool_pos, _last_ms
+    _lock = threading.Lock()
+    _pool, _pool_pos, _last_ms = b"", 0, -1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _random_bits(bits: int) -> int:
+    """``bits`` (<= 56) random bits from the OS; call with ``_lock`` held."""
+    global _pool, _pool_pos
+    if _pool_pos + 7 > len(_pool):
+        _pool, _pool_pos = os.urandom(_POOL_BYTES), 0
+    value = int.from_bytes(_pool[_pool_pos : _pool_pos + 7], "big")
+    _pool_pos += 7
+    return value >> (56 - bits)
 
 
 def _encode(value: int, length: int) -> str:
@@ -36,12 +62,12 @@ def _next_parts(now_ms: int) -> tuple[int, int]:
     with _lock:
         if now_ms > _last_ms:
             # Leave headroom so the counter below rarely overflows.
-            _last_ms, _last_random = now_ms, secrets.randbits(_RANDOM_BITS - 1)
+            _last_ms, _last_random = now_ms, _random_bits(_RANDOM_BITS - 1)
         else:
             # Same (or a backwards-stepping) clock: keep the order by counting up.
             _last_random += 1
             if _last_random >= 1 << _RANDOM_BITS:
-                _last_ms, _last_random = _last_ms + 1, secrets.randbits(_RANDOM_BITS - 1)
+                _last_ms, _last_random = _last_ms + 1, _random_bits(_RANDOM_BITS - 1)
         return _last_ms, _last_random
 
 

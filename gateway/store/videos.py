@@ -53,6 +53,15 @@ def insert_video(session: Session, **fields: Any) -> Video:
     return video
 
 
+def video_row(fields: dict[str, Any]) -> dict[str, Any]:
+    """Video attributes (``insert_video``'s keywords) as ``videos`` column values, for Core."""
+    return {_COLUMN_OF.get(name, name): value for name, value in fields.items()}
+
+
+# Attributes whose column is named differently.
+_COLUMN_OF = {"meta": "metadata"}
+
+
 def get_video(session: Session, api_key_id: str, video_id: str) -> Video | None:
     """The video if it belongs to ``api_key_id``; another key's video is ``None``."""
     stmt = select(Video).where(

@@ -118,8 +118,11 @@ def _status(value: Any) -> str:
 def _progress(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    # The field is unspecified: values above 1 are read as percentages.
-    return max(0.0, min(1.0, value / 100 if value > 1 else float(value)))
+    # The field is unspecified: whole numbers and values above 1 are read as
+    # percentages. A render at 1% reads "progress": 1, which taken as a fraction
+    # said "done" and spoiled every later estimate (the notify p99 outlier).
+    percent = isinstance(value, int) or value > 1
+    return max(0.0, min(1.0, value / 100 if percent else float(value)))
 
 
 def _pick(sources: tuple[dict[str, Any], ...], *keys: str) -> Any:

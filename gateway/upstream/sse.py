@@ -26,6 +26,12 @@ class SSEFrame:
     comment: bool = False
 
 
+# Chunks this short that leave the decoder as they found it are remembered:
+# keep-alives come as one small chunk each, thousands a minute per worker.
+_MEMO_BYTES = 64
+_MEMO_SIZE = 16
+
+
 class SSEDecoder:
     """Feed raw body chunks, get frames; call ``flush()`` at the end of the body."""
 
@@ -35,9 +41,32 @@ class SSEDecoder:
         self._started = False
         self._id = ""  # the last event id persists across events (spec)
         self._reset()
+        # (chunk, last id) -> (frames, last id after): only for chunks fed and
+        # ended in the idle state (no partial line, event or UTF-8 sequence),
+        # where the output depends on nothing else.
+        self._memo: dict[tuple[bytes, str], tuple[list[SSEFrame], str]] = {}
 
     def feed(self, chunk: bytes) -> list[SSEFrame]:
-        return self._feed_text(self._text.decode(chunk))
+        if len(chunk) > _MEMO_BYTES or not self._idle():
+            return self._feed_text(self._text.decode(chunk))
+        key = (chunk, self._id)
+        known = self._memo.get(key)
+        if known is not None:
+            frames, self._id = known
+            return list(frames)
+        frames = self._feed_text(self._text.decode(chunk))
+        if self._idle() and len(self._memo) < _MEMO_SIZE:
+            self._memo[key] = (list(frames), self._id)
+        return frames
+
+    def _idle(self) -> bool:
+        return (
+            self._started
+            and not self._buffer
+            and not self._data
+            and not self._event
+            and not self._text.getstate()[0]
+        )
 
     def flush(self) -> list[SSEFrame]:
         """End of body. An event whose lines all ended is dispatched even without the

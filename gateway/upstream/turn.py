@@ -57,13 +57,26 @@ class Turn:
         return self.complete or (self.last is not None and self.last.is_final_answer)
 
 
-async def frames(response: httpx.Response, deadline: float) -> AsyncIterator[SSEFrame]:
+async def frames(
+    response: httpx.Response, deadline: float, read_timeout: float | None = None
+) -> AsyncIterator[SSEFrame]:
+    """The stream's frames until it ends or ``deadline`` (loop time) passes.
+
+    ``read_timeout``: the transport's own limit on one read, when it enforces
+    one. A read then cannot outlast the deadline while the deadline is further
+    away than that, and needs no timeout scope of its own (one per keep-alive,
+    thousands a minute in a busy worker).
+    """
+    loop = asyncio.get_running_loop()
     decoder = SSEDecoder()
     chunks = response.aiter_bytes()
     while True:
-        # The cap wraps each read only: a timeout scope must not span a yield.
-        async with asyncio.timeout_at(deadline):
+        if read_timeout is not None and deadline - loop.time() > read_timeout:
             chunk = await anext(chunks, None)
+        else:
+            # The cap wraps each read only: a timeout scope must not span a yield.
+            async with asyncio.timeout_at(deadline):
+                chunk = await anext(chunks, None)
         if chunk is None:
             break
         for frame in decoder.feed(chunk):
@@ -100,11 +113,11 @@ async def raise_refusal(response: httpx.Response) -> NoReturn:
 
 
 async def turn_events(
-    response: httpx.Response, deadline: float, turn: Turn
+    response: httpx.Response, deadline: float, turn: Turn, read_timeout: float | None = None
 ) -> AsyncIterator[AgentEvent]:
     loop = asyncio.get_running_loop()
     try:
-        async with aclosing(frames(response, deadline)) as stream:
+        async with aclosing(frames(response, deadline, read_timeout)) as stream:
             async for frame in stream:
                 for event in frame_events(frame):
                     turn.note(event, loop.time())

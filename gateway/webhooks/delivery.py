@@ -1,10 +1,12 @@
 """Deliver outbox events to their webhook URLs, signed, with retries.
 
-``Dispatcher.run_once`` claims due ``deliveries`` rows (a lease with a fencing
-token, see ``gateway.store.outbox``), sends them in parallel on a small thread
-pool, and records each outcome (rules in ``gateway.webhooks.policy``) in one
-transaction: the delivery's new state, the attempt in the delivery log, and
-the subscription's health (``gateway.store.subscriptions``).
+``Dispatcher.run_once`` claims a batch of due ``deliveries`` rows (a lease with
+a fencing token, see ``gateway.store.outbox``), loads what they need in one
+read, sends them in parallel on a thread pool, and records the batch's
+outcomes (rules in ``gateway.webhooks.policy``) in one transaction: each
+delivery's new state, its attempt in the delivery log, and its subscription's
+health (``gateway.store.subscriptions``). Each delivery stays fenced on its
+own: one whose lease was lost writes nothing, the rest are recorded.
 
 A subscription's deliveries go to its current URL, signed with its secret
 (and with the previous one while a rotation's grace lasts); a video's own
@@ -29,22 +31,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.store import subscriptions as subs
 from gateway.store.db import Database
 from gateway.store.leases import Claim, LeaseLost
-from gateway.store.models import ApiKey, Delivery, Event, WebhookSubscription, utcnow
+from gateway.store.models import ApiKey, Delivery, WebhookSubscription, utcnow
 from gateway.store.outbox import (
     AttemptLog,
     abandon_delivery,
-    add_attempt,
     claim_deliveries,
-    load_delivery,
-    mark_dead,
-    mark_succeeded,
-    schedule_retry,
+    load_deliveries,
+    record_outcomes,
 )
+from gateway.store.outbox import Outcome as DeliveryOutcome
 from gateway.webhooks.policy import (
     BACKOFF_SCHEDULE,
     DEFAULT_MAX_ATTEMPTS,
@@ -155,7 +156,7 @@ class Dispatcher:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         backoff: Callable[[int], float] = default_backoff,
         now: Callable[[], datetime] = utcnow,
-        workers: int = 8,
+        workers: int = 16,
         on_gone: Callable[[Delivery], None] | None = None,
     ) -> None:
         self.db = db
@@ -201,56 +202,88 @@ class Dispatcher:
         return 5 + rounds * 3 * self.timeout
 
     def run_once(self, limit: int | None = None) -> int:
-        """Claim up to ``limit`` due deliveries, attempt each once; return how many."""
+        """Claim up to ``limit`` due deliveries, attempt each once; return how many.
+
+        A batch costs three transactions whatever its size: the claim, one read
+        of everything the attempts need, and one write of all their outcomes.
+        A crash before that write records nothing: the leases lapse and the
+        batch is sent again (same ``webhook-id``s), never recorded twice.
+        """
         limit = limit or 2 * self.workers  # small batches keep leases short
         claims = claim_deliveries(self.db, self.owner, self.now(), limit, self.lease_seconds(limit))
+        if not claims:
+            return 0
+        try:
+            loaded = self._load(claims)
+        except Exception:
+            # The leases lapse and the deliveries are claimed again later.
+            log.exception("webhook deliveries %s could not be loaded", [c.id for c in claims])
+            return len(claims)
+        jobs = [(c, j) for c in claims if isinstance(j := loaded.get(c.id), Job)]
+        skips = [(c, s) for c in claims if isinstance(s := loaded.get(c.id), Skip)]
         # Deliveries are independent: a slow receiver holds one thread, not the batch.
-        for future in [self._pool.submit(self._deliver, claim) for claim in claims]:
-            future.result()
+        if len(jobs) == 1:
+            attempts = [self._send(jobs[0][1])]
+        else:
+            attempts = list(self._pool.map(self._send, [job for _, job in jobs]))
+        results: list[tuple[Claim, Job, Attempt, Outcome]] = []
+        for (claim, job), attempt in zip(jobs, attempts, strict=True):
+            outcome = decide(attempt, job.number, self.max_attempts)
+            _log_attempt(job, attempt, outcome)
+            results.append((claim, job, attempt, outcome))
+        try:
+            recorded = self._record(results, skips)
+        except Exception:
+            log.exception("webhook outcomes of %d deliveries not recorded", len(results))
+            return len(claims)
+        for _, job, _, outcome in results:
+            if outcome is Outcome.GONE and job.delivery.id in recorded:
+                self._notify_gone(job.delivery)
         return len(claims)
 
-    def _deliver(self, claim: Claim) -> None:
-        try:
-            job = self._load(claim)
-            if isinstance(job, Skip):
-                abandon_delivery(self.db, claim, job.reason)
-                return
-        except LeaseLost:
-            return
-        except Exception:
-            # The lease lapses and the delivery is claimed again later.
-            log.exception("webhook delivery %s could not be loaded", claim.id)
-            return
-        if job is None:
-            return
-        attempt = self._send(job)
-        outcome = decide(attempt, job.number, self.max_attempts)
-        _log_attempt(job, attempt, outcome)
-        try:
-            self._record(claim, job, attempt, outcome)
-        except LeaseLost:
-            log.warning("webhook %s: lease lost, outcome not recorded", claim.id)
-            return
-        if outcome is Outcome.GONE:
-            self._notify_gone(job.delivery)
+    def _load(self, claims: list[Claim]) -> dict[str, Job | Skip]:
+        """What each claimed delivery needs, in one read: rows, events, secrets.
 
-    def _load(self, claim: Claim) -> Job | Skip | None:
+        A delivery missing from the answer (its row or API key is gone) is left
+        to its lease.
+        """
+        out: dict[str, Job | Skip] = {}
+        now = self.now()
         with self.db.session() as session:
-            found = load_delivery(session, claim.id)
-            if found is None:
-                return None
-            delivery, event = found
-            body = canonical_body(event.payload)
+            found = load_deliveries(session, [c.id for c in claims])
+            key_ids = {event.api_key_id for d, event in found if d.subscription_id is None}
+            sub_ids = {d.subscription_id for d, _ in found if d.subscription_id is not None}
+            keys = _key_secrets(session, key_ids)
+            subscriptions = _subscriptions(session, sub_ids)
+        bodies: dict[str, bytes] = {}
+        for delivery, event in found:
+            body = bodies.get(event.id)
+            if body is None:
+                body = bodies[event.id] = canonical_body(event.payload)
             if delivery.subscription_id is None:
-                secret = _key_secret(session, event)
-                return Job(delivery, event.id, event.type, delivery.url, [secret], body)
-            sub = session.get(WebhookSubscription, delivery.subscription_id)
+                secret = keys.get(event.api_key_id)
+                if secret is None:
+                    log.error(
+                        "webhook delivery %s: API key %s of event %s is missing",
+                        delivery.id,
+                        event.api_key_id,
+                        event.id,
+                    )
+                    continue
+                out[delivery.id] = Job(delivery, event.id, event.type, delivery.url, [secret], body)
+                continue
+            sub = subscriptions.get(delivery.subscription_id)
             if sub is None:
-                return Skip("the webhook subscription was deleted")
-            if sub.status != subs.ACTIVE:
-                return Skip(f"the webhook subscription is disabled: {sub.disabled_reason}")
-            secrets = subs.signing_secrets(sub, self.now())
-            return Job(delivery, event.id, event.type, sub.url, secrets, body, sub.id)
+                out[delivery.id] = Skip("the webhook subscription was deleted")
+            elif sub.status != subs.ACTIVE:
+                reason = f"the webhook subscription is disabled: {sub.disabled_reason}"
+                out[delivery.id] = Skip(reason)
+            else:
+                secrets = subs.signing_secrets(sub, now)
+                out[delivery.id] = Job(
+                    delivery, event.id, event.type, sub.url, secrets, body, sub.id
+                )
+        return out
 
     def _send(self, job: Job) -> Attempt:
         started = time.monotonic()
@@ -283,26 +316,50 @@ class Dispatcher:
             log.exception("webhook %s: unexpected error while sending", job.delivery.id)
             return Attempt(None, f"internal error ({type(exc).__name__})")
 
-    def _record(self, claim: Claim, job: Job, attempt: Attempt, outcome: Outcome) -> None:
-        """The delivery's new state, its attempt and the subscription's health: one transaction."""
+    def _record(
+        self,
+        results: list[tuple[Claim, Job, Attempt, Outcome]],
+        skips: list[tuple[Claim, Skip]],
+    ) -> set[str]:
+        """Each delivery's new state, its attempt and its subscription's health, for
+        the whole batch in one transaction; returns the ids recorded.
+
+        Every delivery is still fenced on its own: one whose lease was lost
+        (re-claimed after a lapse) writes nothing, the others are recorded.
+        """
         now = self.now()
-        status, error = attempt.status_code, attempt.error
-        if error is None and outcome is not Outcome.SUCCEEDED:
-            error = f"HTTP {status}"
-        next_at = None
-        if outcome is Outcome.RETRY:
-            next_at = now + timedelta(seconds=retry_delay(attempt, job.number, self.backoff))
-        with self.db.write() as session:
+        recorded: set[str] = set()
+        outcomes: list[DeliveryOutcome] = []
+        for claim, job, attempt, outcome in results:
+            status, error = attempt.status_code, attempt.error
+            if error is None and outcome is not Outcome.SUCCEEDED:
+                error = f"HTTP {status}"
+            next_at = None
             if outcome is Outcome.SUCCEEDED:
-                mark_succeeded(session, claim, status, now=now)
-            elif next_at is not None:
-                schedule_retry(session, claim, status, error, next_at)
+                state = "succeeded"
+            elif outcome is Outcome.RETRY:
+                state = "failed"
+                next_at = now + timedelta(seconds=retry_delay(attempt, job.number, self.backoff))
             else:
-                mark_dead(session, claim, status, error)
+                state = "dead"
             entry = AttemptLog(now, status, attempt.latency_ms, attempt.response_body, error)
-            add_attempt(session, claim.id, entry, next_at)
-            if job.subscription_id is not None:
-                self._record_health(session, job, outcome, now)
+            outcomes.append(DeliveryOutcome(claim, state, entry, next_at))
+        with self.db.write() as session:
+            for claim, skip in skips:
+                try:
+                    abandon_delivery(session, claim, skip.reason)
+                except LeaseLost:
+                    continue
+                recorded.add(claim.id)
+            # Fenced per delivery: one whose lease was lost writes nothing.
+            held = record_outcomes(session, outcomes)
+            recorded |= held
+            for claim, job, _, outcome in results:
+                if claim.id not in held:
+                    log.warning("webhook %s: lease lost, outcome not recorded", claim.id)
+                elif job.subscription_id is not None:
+                    self._record_health(session, job, outcome, now)
+        return recorded
 
     def _record_health(self, session: Session, job: Job, outcome: Outcome, now: datetime) -> None:
         assert job.subscription_id is not None
@@ -326,11 +383,20 @@ class Dispatcher:
             log.exception("on_gone hook failed for webhook %s", delivery.id)
 
 
-def _key_secret(session: Session, event: Event) -> str:
-    key = session.get(ApiKey, event.api_key_id)
-    if key is None:
-        raise LookupError(f"API key {event.api_key_id} of event {event.id} is missing")
-    return key.webhook_secret
+def _key_secrets(session: Session, key_ids: set[str]) -> dict[str, str]:
+    if not key_ids:
+        return {}
+    rows = session.execute(
+        select(ApiKey.id, ApiKey.webhook_secret).where(ApiKey.id.in_(key_ids))
+    ).all()
+    return {key_id: secret for key_id, secret in rows}
+
+
+def _subscriptions(session: Session, sub_ids: set[str]) -> dict[str, WebhookSubscription]:
+    if not sub_ids:
+        return {}
+    stmt = select(WebhookSubscription).where(WebhookSubscription.id.in_(sub_ids))
+    return {sub.id: sub for sub in session.scalars(stmt)}
 
 
 def _read_head(response: httpx.Response, deadline: float) -> str | None:

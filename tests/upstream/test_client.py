@@ -204,6 +204,8 @@ def test_submit_render_body_and_draft_check():
     ("answer", "status", "progress", "url"),
     [
         ({"code": 0, "status": "processing", "progress": 40}, "processing", 0.4, None),
+        ({"code": 0, "status": "processing", "progress": 1}, "processing", 0.01, None),
+        ({"code": 0, "status": "processing", "progress": 0.5}, "processing", 0.5, None),
         ({"code": 0, "data": {"status": "pending"}}, "pending", None, None),
         ({"status": "completed", "output": {"url": "https://s/x.mp4"}}, "completed", None,
          "https://s/x.mp4"),

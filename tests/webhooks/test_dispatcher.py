@@ -286,3 +286,34 @@ def test_transport_error_schedules_a_retry(db, enqueue) -> None:
         "failed",
         "ConnectError: [Errno 111] Connection refused",
     )
+
+
+def test_a_batch_records_every_outcome_but_one_whose_lease_was_lost(db, receiver, enqueue) -> None:
+    from sqlalchemy import select, update
+
+    from gateway.store.models import DeliveryAttempt
+
+    stolen, kept = enqueue(receiver.url + "/a", receiver.url + "/b")
+
+    class StealingTransport(httpx.BaseTransport):
+        """Answers 200; while the batch is out, another worker re-claims one delivery."""
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/a":
+                with db.write() as session:
+                    session.execute(
+                        update(Delivery)
+                        .where(Delivery.id == stolen)
+                        .values(lease_owner="thief", lease_token=Delivery.lease_token + 1)
+                    )
+            return httpx.Response(200, content=b"ok")
+
+    with make_dispatcher(db, transport=StealingTransport()) as dispatcher:
+        assert dispatcher.run_once() == 2
+    lost, done = delivery(db, stolen), delivery(db, kept)
+    assert (lost.status, lost.attempts, lost.lease_owner) == ("pending", 0, "thief")
+    assert (done.status, done.attempts, done.lease_owner) == ("succeeded", 1, None)
+    assert done.delivered_at is not None and done.last_status_code == 200
+    with db.session() as session:
+        logged = session.scalars(select(DeliveryAttempt.delivery_id)).all()
+    assert logged == [kept]
