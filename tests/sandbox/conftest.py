@@ -5,69 +5,25 @@ Tests talk to it over HTTP with plain httpx, exactly as the gateway will.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import processes
+
 from .support import Nemo
 
-ROOT = Path(__file__).resolve().parents[2]
 SPEED = 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
-    found: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("sandbox listening on "):
-                found.append(line.split(" on ", 1)[1].strip())
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if not found:
-        raise RuntimeError("the sandbox did not start")
-    return found[0]
 
 
 @pytest.fixture(scope="session")
 def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("sandbox")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    cmd = [sys.executable, "-m", "gateway.cli", "sandbox", "--host", "127.0.0.1"]
-    cmd += ["--port", str(free_port()), "--speed", str(SPEED), "--data-dir", str(tmp / "data")]
-    with (tmp / "stderr.log").open("w") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True
-        )
-        try:
-            yield _wait_ready(proc)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    sandbox = processes.sandbox(tmp_path_factory.mktemp("sandbox"), SPEED).start(timeout=30)
+    try:
+        yield sandbox.url
+    finally:
+        sandbox.stop()
 
 
 @pytest.fixture
