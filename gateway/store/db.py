@@ -8,10 +8,12 @@ once when another writer got in between, whatever the busy timeout.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -188,83 +190,95 @@ class _SqliteWriteLock:
 
 
 class _Pending:
-    __slots__ = ("done", "error", "rows")
+    __slots__ = ("done", "error", "lead", "rows")
 
     def __init__(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
         self.rows = rows
         self.error: BaseException | None = None
-        # Held until the writer is done with these rows: a bare lock is far
-        # cheaper to release than an Event (Condition machinery in Python).
+        # Set when this caller is handed the lead instead of being committed.
+        self.lead = False
+        # Held until a leader is done with these rows (or hands over the lead):
+        # a bare lock is far cheaper to release than an Event.
         self.done = threading.Lock()
         self.done.acquire()
 
 
 class GroupCommit:
-    """Group commit: one writer thread per process commits concurrent inserts together.
+    """Group commit led by the callers themselves: concurrent inserts share a transaction.
 
-    Request threads queue their rows and wait; the writer takes everything
-    queued (up to ``max_batch`` requests), inserts it table by table with one
-    ``executemany`` each, in one transaction, and wakes every waiter after the
-    commit, so a caller returns only once its rows are durable. If a batch
-    fails, each request of it is retried alone, so one bad request fails only
-    itself. Rows of one table with the same columns share a statement; tables
-    run in the order they first appear in the batch, so every caller must list
-    parents before children (foreign keys).
+    A caller queues its rows; if no one is committing, it becomes the leader:
+    it takes everything queued (up to ``max_batch`` requests), inserts it
+    table by table with one multi-row ``INSERT`` each, in one transaction,
+    wakes every follower of the batch after the commit and hands the lead to
+    the first caller that queued meanwhile. A caller returns only once its rows
+    are durable. A lone caller commits its own rows with no thread hand-off at
+    all, and under load each request costs one wake-up, where a dedicated
+    writer thread cost two (the writer's and the request's) and made every
+    batch wait for that thread to get the GIL back between statements. If a
+    batch fails, each request of it is retried alone, so one bad request fails
+    only itself. Tables run in the order they first appear in the batch, so
+    every caller must list parents before children (foreign keys).
 
-    The thread starts on first use and again after a fork (gunicorn's
-    ``--preload``), so a process never waits on a thread it does not have.
+    One connection per process is kept for these transactions (the pool's
+    checkout, reset and, on PostgreSQL, pre-ping cost more than the inserts);
+    it is replaced after any error and dropped after a fork.
     """
+
+    # Rows per statement: bounds the statement texts to cache and SQLite's
+    # host parameters (a video row has ~25).
+    max_rows_per_statement = 64
 
     def __init__(self, db: Database, max_batch: int = 256) -> None:
         self._db = db
         self._max_batch = max_batch
-        self._queue: deque[_Pending] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._stopping = False
         self._plans: dict[tuple[Table, tuple[str, ...]], _InsertPlan] = {}
+        self._reset()
+        _GROUP_COMMITS.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[_Pending] = deque()
+        self._leading = False
+        self._conn: Any = None  # the pool's proxy of the DB-API connection
 
     def insert(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
         pending = _Pending(rows)
-        with self._cond:
-            self._ensure_thread()
+        with self._lock:
             self._queue.append(pending)
-            self._cond.notify()
-        pending.done.acquire()
+            follower = self._leading
+            self._leading = True
+        if follower:
+            pending.done.acquire()  # committed by a leader, or handed the lead
+            if not pending.lead:
+                if pending.error is not None:
+                    raise pending.error
+                return
+        self._lead()
         if pending.error is not None:
             raise pending.error
 
     def stop(self) -> None:
-        """Let the thread finish what is queued and exit; a later insert starts a new one."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-            thread = self._thread if self._pid == os.getpid() else None
-        if thread is not None:
-            thread.join(10)
-        with self._cond:
-            self._stopping = False
-            if self._queue:  # queued while the thread was leaving
-                self._ensure_thread()
+        """Close this process's connection; a later insert opens a new one."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        self._pid = os.getpid()
-        self._thread = threading.Thread(target=self._run, name="gateway-group-commit", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue:
-                    return  # stopping, nothing left
+    def _lead(self) -> None:
+        """Commit one batch (the leader's own rows are at the head), then pass the lead on."""
+        try:
+            with self._lock:
                 take = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(take)]
             self._commit_batch(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.lead = True
+                    successor.done.release()
+                else:
+                    self._leading = False
 
     def _commit_batch(self, batch: list[_Pending]) -> None:
         try:
@@ -278,7 +292,7 @@ class GroupCommit:
                         self._commit([pending])
                     except BaseException as alone:
                         pending.error = alone
-        for pending in batch:
+        for pending in batch[1:]:  # the first is the leader: it is not waiting
             pending.done.release()
 
     def _commit(self, batch: list[_Pending]) -> None:
@@ -286,10 +300,54 @@ class GroupCommit:
         for pending in batch:
             for table, row in pending.rows:
                 groups.setdefault((table, tuple(row)), []).append(row)
-        with self._db.write_connection() as conn:
-            for (table, keys), rows in groups.items():
-                plan = self._plan(table, keys)
-                conn.exec_driver_sql(plan.sql, [plan.values(row) for row in rows])
+        statements = []
+        step = self.max_rows_per_statement
+        for (table, keys), rows in groups.items():
+            plan = self._plan(table, keys)
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                statements.append((plan.sql(len(chunk)), plan.values(chunk)))
+        conn = self._connection()
+        try:
+            self._transaction(conn, statements)
+        except BaseException:
+            self._discard(conn)
+            raise
+
+    def _transaction(self, conn: Any, statements: list[tuple[str, list[Any]]]) -> None:
+        cursor = conn.cursor()
+        try:
+            if self._db._write_lock is None:
+                for sql, values in statements:
+                    cursor.execute(sql, values)
+                conn.commit()
+                return
+            with self._db._write_lock:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, values in statements:
+                        cursor.execute(sql, values)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    if conn.driver_connection.in_transaction:
+                        cursor.execute("ROLLBACK")
+                    raise
+        finally:
+            cursor.close()
+
+    def _connection(self) -> Any:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._db._write_engine.raw_connection()
+            return self._conn
+
+    def _discard(self, conn: Any) -> None:
+        """After an error the connection's state is unknown: let the pool replace it."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        with contextlib.suppress(Exception):
+            conn.invalidate()
 
     def _plan(self, table: Table, keys: tuple[str, ...]) -> _InsertPlan:
         plan = self._plans.get((table, keys))
@@ -298,14 +356,29 @@ class GroupCommit:
         return plan
 
 
+# Every GroupCommit of the process: a forked child starts each one afresh (its
+# parent's connection and lock are not its own).
+_GROUP_COMMITS: weakref.WeakSet[GroupCommit] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for group in list(_GROUP_COMMITS):
+        group._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _InsertPlan:
-    """One ``INSERT`` rendered once, its values converted by the column types' own processors.
+    """A multi-row ``INSERT`` rendered once per row count, its values converted by the
+    column types' own processors.
 
     SQLAlchemy's per-row statement machinery cost about 60 us a row on the
-    accept path; the driver's ``executemany`` with values already converted
-    (the same ``bind_processor`` of each column type: UTC datetimes, JSON,
-    booleans) costs a few. No client-side defaults are applied: a row must name
-    every column that has one.
+    accept path; one statement for all the rows of a batch, with values already
+    converted (the same ``bind_processor`` of each column type: UTC datetimes,
+    JSON, booleans), costs a few, and crosses into the driver once per table
+    rather than once per row. No client-side defaults are applied: a row must
+    name every column that has one.
     """
 
     def __init__(self, table: Table, keys: tuple[str, ...], dialect: Any) -> None:
@@ -315,18 +388,28 @@ class _InsertPlan:
         prep = dialect.identifier_preparer
         marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
         columns = ", ".join(prep.format_column(table.c[k]) for k in keys)
-        markers = ", ".join([marker] * len(keys))
-        self.sql = f"INSERT INTO {prep.format_table(table)} ({columns}) VALUES ({markers})"
+        self._head = f"INSERT INTO {prep.format_table(table)} ({columns}) VALUES "
+        self._row = "(" + ", ".join([marker] * len(keys)) + ")"
+        self._sql: dict[int, str] = {}
         self.keys = keys
         self.processors = [
             table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys
         ]
 
-    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
+    def sql(self, rows: int) -> str:
+        text = self._sql.get(rows)
+        if text is None:
+            text = self._sql[rows] = self._head + ", ".join([self._row] * rows)
+        return text
+
+    def values(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """The rows' values, flattened in column order, as the driver takes them."""
+        processors = self.processors
+        return [
             value if proc is None else proc(value)
-            for proc, value in zip(self.processors, row.values(), strict=True)
-        )
+            for row in rows
+            for proc, value in zip(processors, row.values(), strict=True)
+        ]
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -9,6 +9,7 @@ increasing, as ULIDs do.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -49,12 +50,16 @@ def _random_bits(bits: int) -> int:
     return value >> (56 - bits)
 
 
+# base32hex digits have the same values as Crockford's: translate one into the other.
+_FROM_BASE32HEX = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUV", _ALPHABET.encode())
+
+
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        chars.append(_ALPHABET[digit])
-    return "".join(reversed(chars))
+    """``value`` as ``length`` base32 digits, most significant first (C speed)."""
+    # Whole 5-byte groups (8 digits each), then drop the leading zero digits.
+    groups = -(-length // 8)
+    text = base64.b32hexencode(value.to_bytes(5 * groups, "big"))
+    return text[8 * groups - length :].translate(_FROM_BASE32HEX).decode()
 
 
 def _next_parts(now_ms: int) -> tuple[int, int]:
@@ -74,4 +79,4 @@ def _next_parts(now_ms: int) -> tuple[int, int]:
 def new_id(prefix: str) -> str:
     """Return ``prefix_`` followed by 20 time-sortable characters."""
     ms, rand = _next_parts(time.time_ns() // 1_000_000)
-    return f"{prefix}_{_encode(ms, _TIME_CHARS)}{_encode(rand, _RANDOM_CHARS)}"
+    return f"{prefix}_{_encode(ms << _RANDOM_BITS | rand, _TIME_CHARS + _RANDOM_CHARS)}"

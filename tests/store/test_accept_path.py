@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 
@@ -111,3 +112,22 @@ def test_disable_clears_its_own_process_cache(db: Database) -> None:
     assert disable_key(db, key.id)
     assert authenticate_cached(db, plaintext) is None
     assert authenticate_cached(db, "ngw_unknown") is None
+
+
+def test_a_forked_child_commits_on_its_own_connection(db: Database, api_key: ApiKey) -> None:
+    # gunicorn --preload forks workers from a master that may have inserted:
+    # a child must not reuse the parent's connection or its lock state.
+    videos_service.create_video(db, api_key.id, {"prompt": "parent"})
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_create_in_child, args=(db, api_key.id))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    videos_service.create_video(db, api_key.id, {"prompt": "parent again"})
+    with db.session() as s:
+        prompts = set(s.scalars(select(Video.prompt)))
+    assert prompts == {"parent", "child", "parent again"}
+
+
+def _create_in_child(db: Database, api_key_id: str) -> None:
+    videos_service.create_video(db, api_key_id, {"prompt": "child"})
