@@ -20,6 +20,7 @@ SCRIPTS = [
     "mirror_bytes.py",
     "inflight.py",
     "notify_latency.py",
+    "upload_rss.py",
 ]
 
 
