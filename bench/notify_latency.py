@@ -42,26 +42,12 @@ FLAT = {
 
 def worker_child(poll: dict[str, float]) -> None:
     """``nemo-gateway worker`` with an explicit poll schedule (the CLI has no flag for it)."""
-    import signal
-    import threading
-
-    from gateway.app import create_app
-    from gateway.commands import load_config
-    from gateway.runtime import WorkerProcess
+    from gateway.commands import load_config, run_worker
 
     config = load_config(None)
     if poll:
         config = config.with_overrides(timings=replace(config.timings, **poll))
-    app = create_app(config)
-    services = app.extensions["gateway"]
-    worker = WorkerProcess(config, services.links, services.db)
-    worker.start()
-    print("worker running", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
-    worker.stop()
+    run_worker(config)
 
 
 class Group:

@@ -131,3 +131,15 @@ class PostgresServer:
             log = self._datadir / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
             raise RuntimeError(f"{tool} failed: {result.stderr.strip()}\n{tail}")
+
+
+def server_for_tests() -> PostgresServer:
+    """A server for a test: skipped without PostgreSQL, a failure under CI (it must be there)."""
+    import pytest
+
+    try:
+        return PostgresServer.from_env()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI: {exc}")
+        pytest.skip(str(exc))

@@ -97,16 +97,6 @@ class Database:
         with self._write_lock, self._writer.begin() as session:
             yield session
 
-    @contextmanager
-    def write_connection(self) -> Iterator[Connection]:
-        """Like ``write()``, for Core statements: one transaction on a plain connection."""
-        if self._write_lock is None:
-            with self._write_engine.begin() as conn:
-                yield conn
-            return
-        with self._write_lock, self._write_engine.begin() as conn:
-            yield conn
-
     def insert_rows(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
         """Insert ``rows`` (parents first) atomically; returns once they are committed.
 

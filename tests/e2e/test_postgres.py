@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Stack, start_stack, stop_stack
-from tests.pgserver import PostgresServer, PostgresUnavailable
+from tests.pgserver import server_for_tests
 from tests.processes import wait_status
 
 
 @pytest.fixture
 def pg_stack(tmp_path: Path) -> Iterator[Stack]:
-    try:
-        server = PostgresServer.from_env()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required under CI: {exc}")
-        pytest.skip(str(exc))
+    server = server_for_tests()
     url = server.create_database()
     try:
         stack = start_stack(tmp_path, 200, DATABASE_URL=url)

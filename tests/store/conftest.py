@@ -7,7 +7,6 @@ where they fail: a green CI run must have exercised PostgreSQL.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +15,14 @@ import pytest
 from gateway.store import ApiKey, Database, create_key
 
 try:  # tests/ is on sys.path as a plain directory ...
-    from pgserver import PostgresServer, PostgresUnavailable
+    from pgserver import PostgresServer, server_for_tests
 except ImportError:  # ... or is a package, if tests/__init__.py exists
-    from tests.pgserver import PostgresServer, PostgresUnavailable
+    from tests.pgserver import PostgresServer, server_for_tests
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer.from_env()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required under CI: {exc}")
-        pytest.skip(str(exc))
+    server = server_for_tests()
     yield server
     server.stop()
 
