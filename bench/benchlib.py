@@ -7,6 +7,7 @@ peak VmHWM) and CPU time (utime + stime). Servers listen on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import datetime
@@ -75,6 +76,24 @@ def write_section(heading: str, text: str, path: Path = DOC) -> None:
         rest = doc[end + 1 :] if end >= 0 else ""
         doc = doc[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
     path.write_text(doc)
+
+
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """``--quick`` (a tiny run that keeps the benchmark working in CI) and ``--write``."""
+    parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+
+
+def publish(heading: str, text: str, args: argparse.Namespace, figures: Any = None) -> None:
+    """Print the raw figures and the report; ``--write`` puts the report in the docs.
+
+    A ``--quick`` run never writes: its figures are too small to mean anything.
+    """
+    if figures is not None:
+        print(dump(figures))
+    print(text)
+    if args.write and not args.quick:
+        write_section(heading, text)
 
 
 def command_line() -> str:

@@ -228,18 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=2.0)
     parser.add_argument("--heartbeat", type=float, default=5.0, help="real s between keep-alives")
     parser.add_argument("--timeout", type=float, default=900)
-    parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    bl.add_output_flags(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.videos, args.speed, args.heartbeat, args.timeout = 10, 60.0, 0.5, 90
     with tempfile.TemporaryDirectory(prefix="bench-inflight-") as folder:
         result = run(args.videos, args.speed, args.heartbeat, Path(folder), args.timeout)
-    print(bl.dump({k: v for k, v in result.items() if k != "timeline"}))
-    text = report(result)
-    print(text)
-    if args.write and not args.quick:
-        bl.write_section(HEADING, text)
+    bl.publish(HEADING, report(result), args, {k: v for k, v in result.items() if k != "timeline"})
     return 0 if result["final"].get("succeeded", 0) == args.videos else 1
 
 

@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=500, help="file size in MB (10^6 bytes)")
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    bl.add_output_flags(parser)
     parser.add_argument(
         "--child", nargs=3, metavar=("URL", "UPSTREAM", "DEST"), help=argparse.SUPPRESS
     )
@@ -192,11 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         args.mb, args.runs = 5, 1
     with tempfile.TemporaryDirectory(prefix="bench-mirror-") as folder:
         result = run(args.mb * MB, args.runs, Path(folder))
-    print(bl.dump(result))
-    text = report(result)
-    print(text)
-    if args.write and not args.quick:
-        bl.write_section(HEADING, text)
+    bl.publish(HEADING, report(result), args, result)
     return 0 if all(x["intact"] for x in result["runs"]) else 1
 
 

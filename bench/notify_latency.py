@@ -201,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=40, help="per schedule")
     parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    bl.add_output_flags(parser)
     parser.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--poll-first", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--poll-factor", type=float, help=argparse.SUPPRESS)
@@ -240,11 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     with tempfile.TemporaryDirectory(prefix="bench-notify-") as folder:
         result = run(args.videos, speed, render, flat, Path(folder), args.timeout)
-    print(bl.dump(result))
-    text = report(result, args)
-    print(text)
-    if args.write and not args.quick:
-        bl.write_section(HEADING, text)
+    bl.publish(HEADING, report(result, args), args, result)
     return 0 if all(g["webhooks"] == args.videos for g in result["groups"]) else 1
 
 

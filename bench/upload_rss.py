@@ -17,9 +17,7 @@ python bench/upload_rss.py --quick       # tiny run (CI smoke)
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,9 +29,13 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-SECTION = "## Upload memory"
-DOC = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+
+import benchlib as bl
+
+ROOT = bl.ROOT
+HEADING = "## Upload memory"
 BOUNDARY = "bench-boundary-7d2c"
 CHUNK = 1024 * 1024
 LIMIT_MB = 64
@@ -151,7 +153,7 @@ def report(r: dict[str, Any]) -> str:
     speed = "met" if slowest >= TARGET_MB_S else "missed"
     return "\n".join(
         [
-            SECTION,
+            HEADING,
             "",
             f"Peak resident memory of `nemo-gateway serve` (web + worker in one process) while "
             f"`POST /v1/uploads` receives a {r['mb']} MiB multipart file. The body is read from "
@@ -174,43 +176,27 @@ def report(r: dict[str, Any]) -> str:
             "",
             f"Slowest upload {slowest:.0f} MB/s (throughput {speed}).",
             "",
-            f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores "
-            f"({platform.machine()}), Linux {platform.release()}, Python "
-            f"{platform.python_version()}, httpx client on the same machine over loopback. "
+            f"Measured {bl.today()} on {bl.machine()}; httpx client on the same machine "
+            "over loopback. "
             "Peak = `VmHWM` of the server process; RSS sampled every 50 ms peaked at "
             f"{r['rss_peak']:.1f} MB.",
             "",
-            "Command: `python bench/upload_rss.py` (add `--write` to update this section).",
+            f"Command: `{bl.command_line()}` (add `--write` to update this section).",
             "",
         ]
     )
-
-
-def write_section(text: str) -> None:
-    doc = DOC.read_text()
-    start = doc.find(SECTION)
-    if start == -1:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    else:
-        end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + (doc[end + 1 :] if end != -1 else "")
-    DOC.write_text(doc)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=500, help="file size in MiB (default 500)")
     parser.add_argument("--runs", type=int, default=2, help="uploads on one server (default 2)")
-    parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    bl.add_output_flags(parser)
     args = parser.parse_args()
     if args.quick:
         args.mb, args.runs = 2, 1
     result = measure(args.mb, args.runs)
-    text = report(result)
-    print(text)
-    if args.write and not args.quick:
-        write_section(text)
+    bl.publish(HEADING, report(result), args)
     sys.exit(0 if result["rise"] < LIMIT_MB else 1)
 
 

@@ -159,17 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    bl.add_output_flags(parser)
     args = parser.parse_args(argv)
     n = 50 if args.quick else args.events
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as folder:
         result = run(n, Path(folder), 60 if args.quick else args.timeout)
-    print(bl.dump(result))
-    text = report(result)
-    print(text)
-    if args.write and not args.quick:
-        bl.write_section(HEADING, text)
+    bl.publish(HEADING, report(result), args, result)
     return 0 if result["arrived"] >= n else 1
 
 

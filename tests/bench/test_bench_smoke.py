@@ -21,6 +21,7 @@ SCRIPTS = [
     "inflight.py",
     "notify_latency.py",
     "upload_rss.py",
+    "sqlite_writers.py",
 ]
 
 
