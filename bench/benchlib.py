@@ -78,6 +78,14 @@ def write_section(heading: str, text: str, path: Path = DOC) -> None:
     path.write_text(doc)
 
 
+def footer(note: str = "") -> str:
+    """The end of every report: when, on what (``note`` after it), and the command."""
+    return (
+        f"Measured {today()} on {machine()}{note}.\n\n"
+        f"Command: `{command_line()}` (add `--write` to update this section).\n"
+    )
+
+
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
     """``--quick`` (a tiny run that keeps the benchmark working in CI) and ``--write``."""
     parser.add_argument("--quick", action="store_true", help="tiny run (CI smoke)")

@@ -217,8 +217,7 @@ def report(r: dict[str, Any]) -> str:
         f"{r['sandbox_threads_peak']} threads at the end. Inserting the videos took "
         f"{r['created_s']:.1f} s; all were terminal {r['finished_s']:.0f} s after the worker "
         "started. RSS per 1,000 includes the process's fixed base (imports, pools).\n\n"
-        f"Measured {bl.today()} on {bl.machine()}.\n\n"
-        f"Command: `{bl.command_line()}` (add `--write` to update this section).\n"
+        + bl.footer()
     )
 
 

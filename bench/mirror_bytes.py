@@ -169,9 +169,7 @@ def report(r: dict[str, Any]) -> str:
         "| RSS peak | growth | sha256 and size intact |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Worst growth {worst / bl.MiB:.1f} MiB, slowest {slowest:.0f} MB/s ({verdict}). "
-        "The upload half of this benchmark is `bench/upload_rss.py`.\n\n"
-        f"Measured {bl.today()} on {bl.machine()}.\n\n"
-        f"Command: `{bl.command_line()}` (add `--write` to update this section).\n"
+        "The upload half of this benchmark is `bench/upload_rss.py`.\n\n" + bl.footer()
     )
 
 

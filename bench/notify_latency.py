@@ -191,9 +191,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         "Targets: p50 <= 1 s, p99 <= 3 s, <= 0.5 polls/s per video.\n\n"
         "| schedule | webhooks | p50 s | p90 s | p99 s | max s | render polls "
         "| polls/s per video | submit to webhook (mean) | target |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"Measured {bl.today()} on {bl.machine()}.\n\n"
-        f"Command: `{bl.command_line()}` (add `--write` to update this section).\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n" + bl.footer()
     )
 
 

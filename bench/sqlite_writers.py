@@ -102,9 +102,7 @@ def report(results: dict[int, list[dict[str, float]]], args: argparse.Namespace)
         "had cached once another process has committed.\n\n"
         "| processes | CPU us per create (rounds) | median | x one process "
         "| creates/s (rounds) |\n"
-        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"Measured {bl.today()} on {bl.machine()}.\n\n"
-        f"Command: `{bl.command_line()}` (add `--write` to update this section).\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n" + bl.footer()
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +33,6 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 import benchlib as bl
 
-ROOT = bl.ROOT
 HEADING = "## Upload memory"
 BOUNDARY = "bench-boundary-7d2c"
 CHUNK = 1024 * 1024
@@ -42,31 +40,14 @@ LIMIT_MB = 64
 TARGET_MB_S = 200
 
 
-def start_gateway(data: Path) -> tuple[subprocess.Popen[str], str, str]:
-    env = {**os.environ, "GATEWAY_DATA_DIR": str(data), "NEMO_API_URL": "http://127.0.0.1:9"}
-    run = [sys.executable, "-m", "gateway.cli"]
-    keys = subprocess.run(
-        [*run, "keys", "create", "--name", "bench"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    key = keys.stdout.strip().splitlines()[-1]
-    proc = subprocess.Popen(
-        [*run, "serve", "--host", "127.0.0.1", "--port", "0"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("gateway listening on "):
-            return proc, line.split()[-1], key
-    raise RuntimeError("the gateway did not start")
+def start_gateway(tmp: Path) -> tuple[bl.Child, str]:
+    """``nemo-gateway serve`` (web + worker) on a fresh data dir, and an API key for it."""
+    db = bl.gateway_db(tmp)
+    _, key, _ = bl.api_key(db)
+    db.dispose()
+    env = bl.gateway_env(tmp, "http://127.0.0.1:9", "nmv_bench_unused")
+    args = bl.gateway_cli("serve", "--host", "127.0.0.1", "--port", "0")
+    return bl.Child(args, tmp / "gateway.log", "gateway listening on", env=env).start(), key
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -115,12 +96,13 @@ def sample_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
 
 def measure(megabytes: int, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, key = start_gateway(Path(tmp) / "data")
+        server, key = start_gateway(Path(tmp))
+        url, pid = server.url, server.pid
         try:
             upload(url, key, 1024 * 1024, "warm.mp4")  # load every code path first
-            before_hwm, before_rss = status_kb(proc.pid, "VmHWM"), status_kb(proc.pid, "VmRSS")
+            before_hwm, before_rss = status_kb(pid, "VmHWM"), status_kb(pid, "VmRSS")
             stop, peak = threading.Event(), [before_rss]
-            sampler = threading.Thread(target=sample_rss, args=(proc.pid, stop, peak))
+            sampler = threading.Thread(target=sample_rss, args=(pid, stop, peak))
             sampler.start()
             seconds, sizes = [], []
             for i in range(runs):
@@ -130,10 +112,9 @@ def measure(megabytes: int, runs: int) -> dict[str, Any]:
                 sizes.append(result["size_bytes"])
             stop.set()
             sampler.join()
-            after_hwm = status_kb(proc.pid, "VmHWM")
+            after_hwm = status_kb(pid, "VmHWM")
         finally:
-            proc.terminate()
-            proc.wait(30)
+            server.stop(timeout=30)
     return {
         "mb": megabytes,
         "sizes": sizes,
@@ -176,13 +157,10 @@ def report(r: dict[str, Any]) -> str:
             "",
             f"Slowest upload {slowest:.0f} MB/s (throughput {speed}).",
             "",
-            f"Measured {bl.today()} on {bl.machine()}; httpx client on the same machine "
-            "over loopback. "
-            "Peak = `VmHWM` of the server process; RSS sampled every 50 ms peaked at "
-            f"{r['rss_peak']:.1f} MB.",
-            "",
-            f"Command: `{bl.command_line()}` (add `--write` to update this section).",
-            "",
+            bl.footer(
+                "; httpx client on the same machine over loopback. Peak = `VmHWM` of the "
+                f"server process; RSS sampled every 50 ms peaked at {r['rss_peak']:.1f} MB"
+            ),
         ]
     )
 

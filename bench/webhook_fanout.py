@@ -150,8 +150,7 @@ def report(r: dict[str, Any]) -> str:
         f"| {r['events']} | {r['arrived']} | {r['distinct_ids']} | {r['bad_signatures']} "
         f"| {r['rate']:.0f} | {r['drain_seconds']:.1f} s | {r['worker_cpu_share']:.2f} "
         f"| {bl.mib(r['worker_peak_rss'])} | {ok} |\n\n"
-        f"Measured {bl.today()} on {bl.machine()}; the receiver shares the 2 cores.\n\n"
-        f"Command: `{bl.command_line()}` (add `--write` to update this section).\n"
+        + bl.footer("; the receiver shares the 2 cores")
     )
 
 
