@@ -27,6 +27,12 @@ class Timings:
     recover_first: float = 30.0
     recover_every: float = 60.0
     recover_tries: int = 5
+    # A turn whose stream closed cleanly is over: its state is read at once, and
+    # a generation's draft (post-production may still be adding music and
+    # titles) is re-read every `settle_every` until two reads agree, at most
+    # `settle_tries` reads.
+    settle_every: float = 3.0
+    settle_tries: int = 20
     # A turn that sends only heartbeats this long is lost (doc: 10 minutes).
     heartbeat_only_limit: float = 600.0
     # Adaptive render polling: fast at first, then backing off to `poll_max`.
@@ -60,6 +66,7 @@ class Timings:
 
 
 _UPSTREAM_WAITS = (
+    "settle_every",
     "recover_first",
     "recover_every",
     "heartbeat_only_limit",

@@ -209,6 +209,9 @@ def _cancel_unleased(session: Session, video_id: str, now: datetime) -> bool:
             Video.id == video_id,
             Video.status.in_(VIDEO_ACTIVE),
             or_(Video.lease_expires_at.is_(None), Video.lease_expires_at < now),
+            # A submitted render is canceled by the worker, which also asks the
+            # upstream to stop it (the web side makes no upstream calls).
+            Video.render_id.is_(None),
         )
         .values(
             status=Status.CANCELED.value,

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # Unexpected errors are retried this many times (with backoff) before failing.
 MAX_ATTEMPTS = 5
 MESSAGE_KIND = "message"
+# Phases where an upstream render job may be running.
+_RENDERING = frozenset({Phase.RENDER_SUBMIT.value, Phase.RENDER_POLL.value})
 
 
 def utcnow() -> datetime:
@@ -78,6 +80,7 @@ class Engine:
             if video is None or is_terminal(video.status):
                 return
             if video.cancel_requested or _past(video.cancel_after):
+                await self._stop_render(video)
                 await self.finish(claim, video, Status.CANCELED)
                 return
             outcome = await self._step(claim, video, chat)
@@ -85,6 +88,11 @@ class Engine:
                 continue
             await self._conclude(claim, video, outcome)
             return
+
+    async def _stop_render(self, video: Video) -> None:
+        """A canceled video's render is asked to stop upstream (best effort)."""
+        if video.render_id and video.phase in _RENDERING:
+            await self.client.cancel_render(video.render_id)
 
     async def _step(self, claim: leases.Claim, video: Video, chat: ChatSession | None) -> Outcome:
         phase = Phase.SESSION if video.phase == "queued" else Phase(video.phase)

@@ -26,7 +26,7 @@ class Fail:
     code: str
     message: str
     retryable: bool = False
-    upstream_code: int | None = None
+    upstream_code: int | str | None = None  # an ADK errorCode is a word
     extra: dict[str, Any] | None = None
 
     def as_error(self) -> dict[str, Any]:

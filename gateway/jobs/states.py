@@ -24,6 +24,7 @@ class Phase(StrEnum):
     SEND = "send"  # read the baseline draft, mark "sent", post the message
     STREAM = "stream"  # (resume point only) a message was sent and may be running
     RECOVER = "recover"  # stream lost: read state until the draft settles
+    SETTLE = "settle"  # stream closed cleanly: read state until the draft is ready
     DRAFT = "draft"  # read the finished draft
     RENDER_SUBMIT = "render_submit"
     RENDER_POLL = "render_poll"
@@ -39,6 +40,7 @@ PHASE_STATUS: dict[Phase, Status] = {
     Phase.SEND: Status.GENERATING,
     Phase.STREAM: Status.GENERATING,
     Phase.RECOVER: Status.GENERATING,
+    Phase.SETTLE: Status.GENERATING,
     Phase.DRAFT: Status.GENERATING,
     Phase.RENDER_SUBMIT: Status.RENDERING,
     Phase.RENDER_POLL: Status.RENDERING,

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 Step = Callable[["Engine", Claim, Video, ChatSession | None], Awaitable[Outcome]]
 MAX_RENDER_ATTEMPTS = 2  # the protocol: on failure, a new id and one retry
+MAX_RENDER_IDS = 4  # duplicate-id answers get new ids, up to this many in all
 MESSAGE = "message"  # a chat message: no render, it ends after the draft phase
 _DIFFED = frozenset({"edit", MESSAGE})  # kinds whose result reports draft changes
 log = logging.getLogger(__name__)
@@ -120,9 +121,11 @@ async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) 
     try:
         await watcher.follow(sid, message_for(video))
     except StreamDropped as exc:
-        # A clean close after tool calls only (a silent edit) ended the turn:
-        # read the state now instead of waiting out the recovery delay.
-        return await _start_recovery(e, claim, video, at_once=exc.clean_close, said=watcher)
+        if exc.clean_close:
+            # A clean close ends the turn, with or without text (a silent
+            # edit or generation): read the state now, no recovery delay.
+            return await _turn_over(e, claim, video, watcher)
+        return await _start_recovery(e, claim, video, said=watcher)
     except MessageMaybeDelivered:
         return await _start_recovery(e, claim, video, said=watcher)
     except (SessionNotFound, InsufficientCredits) as exc:
@@ -133,10 +136,29 @@ async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) 
         # the message may be posted again, so step back to SEND and retry later.
         await e.save(claim, video, phase=Phase.SEND.value, message_sent_at=None)
         raise
+    if watcher.error is not None:
+        return _agent_failed(video, watcher)
     if watcher.lost:
         return await _start_recovery(e, claim, video, said=watcher)
-    await e.save(claim, video, phase=Phase.DRAFT.value, **_said(watcher))
+    return await _turn_over(e, claim, video, watcher)
+
+
+async def _turn_over(e: Engine, claim: Claim, video: Video, watcher: TurnWatcher) -> Outcome:
+    """The stream closed cleanly: the turn is over; settle the draft, then read it."""
+    phase = Phase.DRAFT if video.kind == MESSAGE else Phase.SETTLE
+    await e.save(claim, video, phase=phase.value, poll_count=0, draft=None, **_said(watcher))
     return Continue()
+
+
+def _agent_failed(video: Video, watcher: TurnWatcher) -> Fail:
+    """The upstream failed the turn inside the stream: say so in its own words.
+
+    Not re-sent (it reached the upstream) and not recovered: the run is over.
+    """
+    error = watcher.error
+    assert error is not None
+    log.info("video %s: the agent failed the turn (%s)", video.id, error.code)
+    return Fail("agent_error", error.message[:500], True, error.upstream_code)
 
 
 def _said(watcher: TurnWatcher | None) -> dict[str, Any]:
@@ -255,6 +277,26 @@ async def recover(e: Engine, claim: Claim, video: Video, chat: ChatSession | Non
     return Sleep(later(e.timings.recover_every))
 
 
+async def settle(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
+    """After a clean close: go on as soon as the draft is ready.
+
+    A generation's draft must also read the same twice in a row, a few seconds
+    apart: post-production (music, titles) may still be changing it. Bounded by
+    ``settle_tries`` reads; then whatever is there is taken (``read_draft``
+    fails a video whose draft never became ready).
+    """
+    current = (await e.client.get_state(_sid(chat))).get("draft")
+    reads = video.poll_count + 1
+    ready = drafts.is_ready(current)
+    moved = current != video.baseline_draft
+    steady = video.kind != "generate" or (moved and current == video.draft)
+    if (ready and steady) or reads >= e.timings.settle_tries:
+        await e.save(claim, video, phase=Phase.DRAFT.value, poll_count=0)
+        return Continue()
+    await e.save(claim, video, poll_count=reads, draft=current if ready else None)
+    return Sleep(later(e.timings.settle_every))
+
+
 async def read_draft(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
     """The turn is over: keep the draft, what changed and what it cost; free the session."""
     current = (await e.client.get_state(_sid(chat))).get("draft")
@@ -301,6 +343,10 @@ async def render_submit(e: Engine, claim: Claim, video: Video, chat: ChatSession
     except ExportBlocked as exc:
         return Fail(exc.code, exc.message, False, exc.upstream_code)
     except UpstreamError as exc:
+        if exc.code == "duplicate_id" and video.render_attempts < MAX_RENDER_IDS:
+            # The protocol: a duplicate id is refused; submit again with a new one.
+            await e.save(claim, video, render_id=None)
+            return Continue()
         if exc.retryable:
             raise
         return await _render_failed(e, claim, video, exc.message)
@@ -310,8 +356,10 @@ async def render_submit(e: Engine, claim: Claim, video: Video, chat: ChatSession
 
 async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
     job = await e.client.render_status(video.render_id)
-    if job.status == "completed" and job.output_url:
-        output = dict(video.output or {}, upstream_url=job.output_url)
+    if job.status == "completed":
+        # Completed without any URL: the documented fallback download has the file.
+        url = job.output_url or e.client.fallback_download_url(video.render_id)
+        output = dict(video.output or {}, upstream_url=url)
         await e.save(
             claim, video, phase=Phase.MIRROR.value, stage="mirroring", progress=95, output=output
         )
@@ -414,12 +462,13 @@ async def _render_failed(e: Engine, claim: Claim, video: Video, message: str) ->
 async def mirror(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
     dest = e.media.path_for(video.id)
     url = (video.output or {}).get("upstream_url")
+    fallback = e.client.fallback_download_url(video.render_id)
     try:
-        size, sha256 = await e.client.download(url, dest)
+        size, sha256 = await e.client.download(url or fallback, dest)
     except UpstreamError:
-        size, sha256 = await e.client.download(
-            e.client.fallback_download_url(video.render_id), dest
-        )
+        if not url or url == fallback:
+            raise
+        size, sha256 = await e.client.download(fallback, dest)
     facts = probe(dest)
     return Succeed(
         {
@@ -445,6 +494,7 @@ STEPS: dict[Phase, Step] = {
     Phase.SEND: send,
     Phase.STREAM: stream,
     Phase.RECOVER: recover,
+    Phase.SETTLE: settle,
     Phase.DRAFT: read_draft,
     Phase.RENDER_SUBMIT: render_submit,
     Phase.RENDER_POLL: render_poll,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.store.leases import Claim
@@ -17,6 +18,21 @@ from gateway.upstream.adk import is_ignorable_trailer, translate_gui
 
 if TYPE_CHECKING:
     from gateway.jobs.engine import Engine
+
+
+@dataclass(frozen=True)
+class AgentError:
+    """An error the upstream reported inside the stream (HTTP 200): the turn failed."""
+
+    message: str
+    code: str | None = None
+
+    @property
+    def upstream_code(self) -> int | str | None:
+        if self.code is None:
+            return None
+        return int(self.code) if self.code.lstrip("-").isdigit() else self.code
+
 
 # Stage and progress reached when a tool step is seen, in the order they come.
 _GENERATE_HINTS = ("generate", "create_video", "text_to_video")
@@ -30,7 +46,8 @@ class TurnWatcher:
         self.reply_parts: list[str] = []
         # Compact: {"tool": name, "status": "ok" | "error" | ...}; never the raw arguments.
         self.tool_steps: list[dict[str, str]] = []
-        self.errors: list[str] = []
+        # The upstream's own words and code when the turn failed in the stream.
+        self.error: AgentError | None = None
         self._raw_clip_seen = False
 
     async def follow(self, session_id: str, text: str) -> None:
@@ -48,6 +65,8 @@ class TurnWatcher:
                 await self._handle(event)
                 if event.turn_complete:
                     self.completed = True
+                if self.error is not None:
+                    return  # an in-stream error ends the run (ADK sends nothing after it)
 
     async def _handle(self, event: Any) -> None:
         if event.kind == "tool_call":
@@ -60,7 +79,7 @@ class TurnWatcher:
             if not is_ignorable_trailer(event.text):
                 self.reply_parts.append(translate_gui(event.text))
         elif event.kind == "error":
-            self.errors.append(event.error or "upstream error")
+            self.error = AgentError(event.error or "the agent reported an error", event.error_code)
 
     def _settle_step(self, name: str, response: Any) -> None:
         """Mark the oldest running call of this tool with the result's status word."""

@@ -236,6 +236,20 @@ class NemoClient:
         payload = await self._payload("GET", path, idempotent=True)
         return RenderJob.from_payload(payload, render_id)
 
+    async def cancel_render(self, render_id: str) -> bool:
+        """Ask the upstream to stop a render; best effort, never raises.
+
+        Only one older reference documents the endpoint: a 404 or 405 means the
+        upstream does not support it (False), as does any other failure.
+        """
+        path = f"/api/render/proxy/lambda/{_seg(render_id)}/cancel"
+        try:
+            await self._payload("POST", path)
+        except UpstreamError as exc:
+            log.info("render cancel not taken (%s, %s)", exc.code, exc.upstream_code)
+            return False
+        return True
+
     def fallback_download_url(self, render_id: str) -> str:
         return f"{str(self._base).rstrip('/')}/api/render/proxy/{_seg(render_id)}/download"
 

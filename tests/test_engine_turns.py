@@ -1,0 +1,252 @@
+"""The engine against a scripted upstream: how a turn ends decides what happens next.
+
+No network and no sandbox: a fake client plays one upstream's answers, the
+engine runs against a real (temporary) SQLite database, and every sleep is
+skipped by claiming with a clock an hour ahead. Each test asserts what a user
+of the API relies on: the final status, the error in the upstream's words, the
+message posted once, the MP4 fetched from where the upstream said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from gateway.config import GatewayConfig
+from gateway.jobs.engine import Engine
+from gateway.jobs.states import TERMINAL
+from gateway.media.signing import UrlSigner
+from gateway.media.store import MediaStore
+from gateway.representation import Links
+from gateway.store import leases
+from gateway.store.db import Database
+from gateway.store.keys import create_key
+from gateway.store.models import Video
+from gateway.upstream.adk import AgentEvent, EventKind
+from gateway.upstream.errors import StreamDropped, UpstreamError
+from gateway.upstream.models import Credits, RenderJob, SessionRef
+from gateway.videos_service import create_video, utcnow
+
+DRAFT = {"d": 2000, "t": [{"tt": 0, "sg": [{"s": 0, "d": 2000, "m": {"n": "waves"}}]}]}
+WITH_MUSIC = {
+    "d": 2000,
+    "t": [*DRAFT["t"], {"tt": 1, "sg": [{"s": 0, "d": 2000, "m": {"n": "Lo-fi", "v": 35}}]}],
+}
+
+
+def _tiny_mp4() -> bytes:
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return out.getvalue()
+
+
+MP4 = _tiny_mp4()
+
+
+@dataclass
+class ScriptedUpstream:
+    """One upstream's answers. ``drafts`` are the state reads, in order (the last repeats)."""
+
+    events: list[AgentEvent]
+    drafts: list[dict[str, Any] | None]
+    clean_close: bool = True
+    render: dict[str, Any] = field(default_factory=lambda: {"status": "completed"})
+    submit_errors: list[UpstreamError] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)
+    state_reads: int = 0
+    submitted: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+
+    async def create_session(self, language: str | None = None) -> SessionRef:
+        return SessionRef("task_1", "5529798706024415232")  # a digit-string id
+
+    async def claim_url(self, task_id: str, session_id: str, web_url: str) -> str:
+        return f"{web_url}/workspace/claim?ct=clm_1"
+
+    async def credits(self) -> Credits:
+        return Credits(10_000, 0, 10_000)
+
+    async def get_state(self, session_id: str) -> dict[str, Any]:
+        # The first read is the baseline before the message is sent.
+        draft = (
+            None if not self.posted else self.drafts[min(self.state_reads, len(self.drafts) - 1)]
+        )
+        if self.posted:
+            self.state_reads += 1
+        return {"draft": draft}
+
+    async def stream_message(self, session_id: str, text: str) -> AsyncIterator[AgentEvent]:
+        self.posted.append(text)
+        for event in self.events:
+            yield event
+        if not any(e.turn_complete or e.is_final_answer for e in self.events[-1:]):
+            raise StreamDropped("closed", clean_close=self.clean_close, events_seen=1)
+
+    async def submit_render(self, render_id: str, session_id: str, draft: Any) -> RenderJob:
+        self.submitted.append(render_id)
+        if self.submit_errors:
+            raise self.submit_errors.pop(0)
+        return RenderJob(render_id, "pending")
+
+    async def render_status(self, render_id: str) -> RenderJob:
+        return RenderJob.from_payload(self.render, render_id)
+
+    def fallback_download_url(self, render_id: str) -> str:
+        return f"http://upstream.test/api/render/proxy/{render_id}/download"
+
+    async def download(self, url: str, dest: Path) -> tuple[int, str]:
+        import hashlib
+
+        self.downloaded.append(url)
+        dest.write_bytes(MP4)
+        return len(MP4), hashlib.sha256(MP4).hexdigest()
+
+    async def cancel_render(self, render_id: str) -> bool:
+        self.cancelled.append(render_id)
+        return True
+
+
+def tool(name: str, result: bool = False) -> AgentEvent:
+    kind = EventKind.TOOL_RESULT if result else EventKind.TOOL_CALL
+    return AgentEvent(kind, tool_name=name)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+def run_to_end(db: Database, upstream: ScriptedUpstream, tmp: Path, body: dict[str, Any]) -> Video:
+    """Create a video and drive it to a terminal status, skipping every sleep."""
+    key, _ = create_key(db, "test")
+    video_id = create_video(db, key.id, body).video.id
+    config = GatewayConfig(data_dir=tmp)
+    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
+    engine = Engine(db, upstream, MediaStore(tmp / "media"), config, links, owner="test")
+
+    async def drive() -> None:
+        for _ in range(200):
+            later = utcnow() + timedelta(hours=1)
+            claims = leases.claim_due(db, Video, owner="test", now=later, limit=1, lease_seconds=30)
+            for claim in claims:
+                await engine.run(claim)
+            with db.session() as s:
+                if s.get(Video, video_id).status in TERMINAL:
+                    return
+        raise AssertionError("the video never finished")
+
+    asyncio.run(drive())
+    with db.session() as s:
+        video = s.get(Video, video_id)
+        s.expunge(video)
+    return video
+
+
+def test_silent_generation_settles_on_a_steady_draft(db: Database, tmp_path: Path) -> None:
+    # No text, no turnComplete (ADK): the clean close ends the turn. The first
+    # state read still shows the raw clip, post-production adds music after.
+    upstream = ScriptedUpstream(
+        events=[tool("generate_video_with_seedance"), tool("generate_video_with_seedance", True)],
+        drafts=[DRAFT, WITH_MUSIC, WITH_MUSIC],
+    )
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves at dusk"})
+    assert video.status == "succeeded", video.error
+    assert len(upstream.posted) == 1
+    assert video.draft == WITH_MUSIC, "the render waited for post-production"
+    assert upstream.state_reads == 4  # settle: raw, music, music (steady); then the draft read
+
+
+def test_silent_edit_goes_on_at_the_first_ready_read(db: Database, tmp_path: Path) -> None:
+    upstream = ScriptedUpstream(events=[tool("edit_multitrack")], drafts=[WITH_MUSIC])
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert video.status == "succeeded"
+    assert upstream.state_reads <= 4
+
+
+@pytest.mark.parametrize(
+    ("event", "message", "code"),
+    [
+        (
+            AgentEvent(EventKind.ERROR, error="Error: the video model is overloaded"),
+            "Error: the video model is overloaded",
+            None,
+        ),
+        (
+            AgentEvent(EventKind.ERROR, error="Quota exceeded", error_code="MODEL_OVERLOADED"),
+            "Quota exceeded",
+            "MODEL_OVERLOADED",
+        ),
+        (AgentEvent(EventKind.ERROR, error="busy", error_code="503"), "busy", 503),
+    ],
+)
+def test_an_in_stream_error_fails_the_video_at_once_in_the_upstreams_words(
+    db: Database, tmp_path: Path, event: AgentEvent, message: str, code: Any
+) -> None:
+    upstream = ScriptedUpstream(events=[tool("generate_video_with_seedance"), event], drafts=[None])
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert video.status == "failed"
+    assert video.error["code"] == "agent_error"
+    assert video.error["message"] == message
+    assert video.error["upstream_code"] == code
+    assert len(upstream.posted) == 1, "never re-sent"
+    assert upstream.state_reads == 0, "no recovery loop"
+    assert upstream.submitted == []
+
+
+def test_completed_without_a_url_downloads_the_fallback(db: Database, tmp_path: Path) -> None:
+    upstream = ScriptedUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Your video is ready")],
+        drafts=[DRAFT],
+        render={"taskId": "t1", "status": "completed", "progress": 100, "output": {}},
+    )
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert video.status == "succeeded"
+    assert upstream.downloaded == [
+        f"http://upstream.test/api/render/proxy/{video.render_id}/download"
+    ]
+
+
+def test_an_unknown_render_state_keeps_polling(db: Database, tmp_path: Path) -> None:
+    upstream = ScriptedUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Done")],
+        drafts=[DRAFT],
+        render={"status": "encoding", "progress": 80},
+    )
+    # The deadline ends an endless unknown state, as it would a "processing" one.
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert video.status == "failed" and video.error["code"] == "render_timeout"
+    assert upstream.downloaded == []
+
+
+def test_a_duplicate_render_id_is_submitted_again_with_a_new_id(
+    db: Database, tmp_path: Path
+) -> None:
+    duplicate = UpstreamError("duplicate render id", upstream_code=409)
+    duplicate.code = "duplicate_id"
+    upstream = ScriptedUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Done")],
+        drafts=[DRAFT],
+        submit_errors=[duplicate],
+    )
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert video.status == "succeeded"
+    assert len(upstream.submitted) == 2 and len(set(upstream.submitted)) == 2
