@@ -135,19 +135,27 @@ def db(tmp_path: Path) -> Database:
     database.dispose()
 
 
+def _engine(db: Database, upstream: ScriptedUpstream, tmp: Path) -> Engine:
+    config = GatewayConfig(data_dir=tmp)
+    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
+    return Engine(db, upstream, MediaStore(tmp / "media"), config, links, owner="test")
+
+
+def _claims(db: Database) -> list[leases.Claim]:
+    """What is due an hour from now: every sleep is skipped."""
+    later = utcnow() + timedelta(hours=1)
+    return leases.claim_due(db, Video, owner="test", now=later, limit=1, lease_seconds=30)
+
+
 def run_to_end(db: Database, upstream: ScriptedUpstream, tmp: Path, body: dict[str, Any]) -> Video:
     """Create a video and drive it to a terminal status, skipping every sleep."""
     key, _ = create_key(db, "test")
     video_id = create_video(db, key.id, body).video.id
-    config = GatewayConfig(data_dir=tmp)
-    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
-    engine = Engine(db, upstream, MediaStore(tmp / "media"), config, links, owner="test")
+    engine = _engine(db, upstream, tmp)
 
     async def drive() -> None:
         for _ in range(200):
-            later = utcnow() + timedelta(hours=1)
-            claims = leases.claim_due(db, Video, owner="test", now=later, limit=1, lease_seconds=30)
-            for claim in claims:
+            for claim in _claims(db):
                 await engine.run(claim)
             with db.session() as s:
                 if s.get(Video, video_id).status in TERMINAL:
@@ -250,3 +258,35 @@ def test_a_duplicate_render_id_is_submitted_again_with_a_new_id(
     video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
     assert video.status == "succeeded"
     assert len(upstream.submitted) == 2 and len(set(upstream.submitted)) == 2
+
+
+def test_cancel_while_rendering_asks_the_upstream_to_stop(db: Database, tmp_path: Path) -> None:
+    from gateway.videos_service import cancel_video
+
+    upstream = ScriptedUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Done")],
+        drafts=[DRAFT],
+        render={"status": "processing", "progress": 40},
+    )
+    key, _ = create_key(db, "test")
+    video_id = create_video(db, key.id, {"prompt": "waves"}).video.id
+    engine = _engine(db, upstream, tmp_path)
+
+    async def until_rendering() -> None:
+        while not upstream.submitted:
+            for claim in _claims(db):
+                await engine.run(claim)
+
+    asyncio.run(until_rendering())
+    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
+    answer = cancel_video(db, key.id, video_id, links)
+    assert not answer.immediate, "a submitted render is canceled by the worker"
+
+    async def once() -> None:
+        for claim in _claims(db):
+            await engine.run(claim)
+
+    asyncio.run(once())
+    with db.session() as s:
+        assert s.get(Video, video_id).status == "canceled"
+    assert upstream.cancelled == upstream.submitted
