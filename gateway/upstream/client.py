@@ -367,7 +367,12 @@ class NemoClient:
                     )
             except httpx.TransportError as exc:
                 raise UpstreamUnavailable(f"{method} {path} failed") from exc
-            return envelope.check(response.status_code, response.headers, response.content)
+            status, body = response.status_code, response.content
+            if idempotent and response.is_success and envelope.decode(body) is None:
+                # A garbled read (truncated JSON, a proxy's page with HTTP 200)
+                # says nothing about the job: read again, like a 5xx.
+                raise UpstreamUnavailable(f"{method} {path}: the answer is not a JSON object")
+            return envelope.check(status, response.headers, body)
 
         return await self._retrying(attempt, idempotent=idempotent)
 
