@@ -257,7 +257,9 @@ def _from_words(message: str, code: UpstreamCode) -> UpstreamError | None:
     return None
 
 
-def _credits_error(message: str, payload: dict[str, Any], code: UpstreamCode) -> InsufficientCredits:
+def _credits_error(
+    message: str, payload: dict[str, Any], code: UpstreamCode
+) -> InsufficientCredits:
     details = _details(payload)
     url = _first_str(details, "registration_url", "register_url", "bind_url", "url")
     bind = _first_str(details, "bind_id", "bind", "anonymous_id", "user_id", ints=True)
