@@ -350,20 +350,17 @@ def _validation_item(item: Any) -> str:
 
 def _body_text(body: bytes) -> str:
     """A readable summary of a body that is not JSON (an HTML page, plain text)."""
-    text = body.decode("utf-8", errors="replace")
-    if _HTML.search(text):
-        match = _TITLE.search(text)
-        if match:
-            text = match.group(1) or match.group(2) or ""
-    return _readable(text)
+    return _readable(body.decode("utf-8", errors="replace"))
 
 
 def _readable(text: str) -> str:
-    """Text without markup or runs of whitespace, at most ``_MAX_MESSAGE`` characters."""
+    """Plain text of at most ``_MAX_MESSAGE`` characters: an HTML page is read as its
+    title (or first heading), else as its text without tags; whitespace collapsed."""
     if _HTML.search(text):
-        text = _TAG.sub(" ", _DROPPED.sub(" ", text))
-    text = " ".join(html.unescape(text).split())
-    return text[:_MAX_MESSAGE]
+        match = _TITLE.search(text)
+        text = (match.group(1) or match.group(2)) if match else _DROPPED.sub(" ", text)
+        text = _TAG.sub(" ", text)
+    return " ".join(html.unescape(text).split())[:_MAX_MESSAGE]
 
 
 def _with_status(status: int, text: str) -> str:
