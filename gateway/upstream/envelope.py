@@ -154,10 +154,15 @@ def is_envelope(payload: dict[str, Any] | None) -> bool:
 
 
 def is_failure(payload: dict[str, Any] | None) -> bool:
-    """An envelope that reports a failure: a non-zero code or ``"success": false``."""
+    """An envelope that reports a failure: ``"success": false``, or a non-zero code
+    when there is no ``success`` flag (which then decides: ``{"success": true,
+    "code": 200}`` is a success)."""
     if not isinstance(payload, dict):
         return False
-    return payload.get("success") is False or envelope_code(payload) not in (None, 0)
+    success = payload.get("success")
+    if isinstance(success, bool):
+        return not success
+    return envelope_code(payload) not in (None, 0)
 
 
 def envelope_code(payload: dict[str, Any] | None) -> UpstreamCode:
@@ -286,6 +291,8 @@ def _code(value: Any) -> UpstreamCode:
         text = value.strip()
         if text.lstrip("-").isdigit() and text.isascii():
             return int(text)
+        if _name(text) in ("OK", "SUCCESS"):
+            return 0  # a named success, as some gateways spell code 0
         return text or None
     return None
 

@@ -153,7 +153,7 @@ def test_raise_refusal_html_502_may_be_delivered():
 @pytest.mark.parametrize(
     ("code", "expected"),
     [(0, 0), ("0", 0), ("2001", 2001), (" 1002 ", 1002), ("TOKEN_EXPIRED", "TOKEN_EXPIRED"),
-     ("", None), (True, None), (None, None), (4002.0, 4002)],
+     ("", None), (True, None), (None, None), (4002.0, 4002), ("success", 0), ("OK", 0)],
 )  # fmt: skip
 def test_envelope_code_forms(code, expected):
     assert envelope.envelope_code({"code": code}) == expected
@@ -170,3 +170,18 @@ def test_named_codes_are_read_whatever_their_spelling(name, cls):
     with pytest.raises(cls) as info:
         envelope.unwrap(200, JSON, body)
     assert info.value.upstream_code == name
+
+
+@pytest.mark.parametrize(
+    ("body", "failed"),
+    [
+        (b'{"success": true, "code": 200, "data": {}}', False),
+        (b'{"success": false, "code": 0}', True),
+        (b'{"code": "SUCCESS", "data": {}}', False),
+        (b'{"code": 0}', False),
+        (b'{"code": 7}', True),
+        (b'{"status": "completed"}', False),
+    ],
+)
+def test_the_success_flag_decides_when_present(body, failed):
+    assert envelope.is_failure(envelope.decode(body)) is failed
