@@ -8,17 +8,23 @@ Exception tree (``code`` is the gateway's stable public error code)::
 
     UpstreamError                     base; code "upstream_error" for unknown codes
     ├── TokenInvalid                  envelope 1001 / HTTP 401      "upstream_auth"
-    ├── SessionNotFound               envelope 1002                 "session_lost"
+    ├── SessionNotFound               envelope 1002, or a message   "session_lost"
+    │                                 saying so (ADK's 404 detail)
     ├── InsufficientCredits           envelope 2001                 "insufficient_credits"
     ├── UnsupportedMedia              envelope 4001 / HTTP 415      "unsupported_media"
     ├── MediaTooLarge                 envelope 4002 / HTTP 413      "media_too_large"
     ├── ExportBlocked                 HTTP 402 (free plan tier)     "export_blocked"
     ├── RateLimited                   HTTP 429                      "rate_limited"
+    ├── DuplicateId                   HTTP 409 / "duplicate id"     "duplicate_id"
     ├── UpstreamUnavailable           5xx, connect errors, timeouts "upstream_unavailable"
     ├── ProtocolError                 an answer of unexpected shape "upstream_protocol"
     ├── DraftNotReady                 render asked with no ready draft "draft_not_ready"
     └── MessageMaybeDelivered         a chat message may have reached the upstream
         └── StreamDropped             the event stream ended before the turn completed
+
+``upstream_code`` is the upstream's own code as it gave it: an int (envelope
+codes, HTTP statuses; digit strings are read as ints), a string for named codes
+such as ``"INSUFFICIENT_CREDITS"``, or None.
 
 ``retryable`` says whether repeating the *same* call later can succeed and is
 safe. ``MessageMaybeDelivered`` is never retryable: re-sending a chat message
@@ -26,6 +32,11 @@ duplicates work and charges credits twice; recover by reading the state.
 """
 
 from __future__ import annotations
+
+from typing import TypeAlias
+
+# The upstream's own error code: see the module docstring.
+UpstreamCode: TypeAlias = int | str | None
 
 # Formats the upstream accepts (protocol section 5); used when a 4001 names none.
 ACCEPTED_FORMATS: tuple[str, ...] = (
@@ -41,7 +52,7 @@ class UpstreamError(Exception):
     code: str = "upstream_error"
     retryable: bool = False
 
-    def __init__(self, message: str, *, upstream_code: int | None = None) -> None:
+    def __init__(self, message: str, *, upstream_code: UpstreamCode = None) -> None:
         super().__init__(message)
         self.message = message
         self.upstream_code = upstream_code
@@ -68,7 +79,7 @@ class InsufficientCredits(UpstreamError):
         self,
         message: str,
         *,
-        upstream_code: int | None = 2001,
+        upstream_code: UpstreamCode = 2001,
         registration_url: str | None = None,
         bind_id: str | None = None,
     ) -> None:
@@ -84,7 +95,7 @@ class UnsupportedMedia(UpstreamError):
         self,
         message: str,
         *,
-        upstream_code: int | None = 4001,
+        upstream_code: UpstreamCode = 4001,
         accepted_formats: tuple[str, ...] = ACCEPTED_FORMATS,
     ) -> None:
         super().__init__(message, upstream_code=upstream_code)
@@ -104,10 +115,17 @@ class RateLimited(UpstreamError):
     retryable = True
 
     def __init__(
-        self, message: str, *, upstream_code: int | None = 429, retry_after: float | None = None
+        self, message: str, *, upstream_code: UpstreamCode = 429, retry_after: float | None = None
     ) -> None:
         super().__init__(message, upstream_code=upstream_code)
         self.retry_after = retry_after
+
+
+class DuplicateId(UpstreamError):
+    """The render id was used before. Repeating the same call cannot succeed:
+    submit again with a new id (protocol section 10)."""
+
+    code = "duplicate_id"
 
 
 class UpstreamUnavailable(UpstreamError):

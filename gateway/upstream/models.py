@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import gateway
@@ -64,43 +65,58 @@ class Credits:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """A render job. ``status`` is normalised to pending|processing|completed|failed
-    (unknown words pass through lowercased); ``progress`` is 0..1 when the upstream
-    reports one."""
+    """A render job, read from any of the documented status shapes (protocol
+    sections 8 and 10): top-level ``taskId``/``status``/``output.url``, the
+    ``success`` envelope with ``data.outputUrl`` and epoch-millisecond times, or
+    both levels at once.
+
+    ``status`` is normalised to pending|processing|completed|failed; unknown words
+    ("encoding", "uploading") pass through lowercased and are not terminal.
+    ``progress`` is 0..1 when the upstream reports one. ``created_at`` and
+    ``completed_at`` are epoch seconds."""
 
     id: str
     status: str
     progress: float | None = None
     output_url: str | None = None
     error: str | None = None
+    created_at: float | None = None
+    completed_at: float | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "failed")
+        return self.status in _TERMINAL
+
+    @property
+    def needs_fallback(self) -> bool:
+        """Completed without a file URL: download ``/api/render/proxy/<id>/download``."""
+        return self.status == "completed" and not self.output_url
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], render_id: str) -> RenderJob:
         """Read a job liberally: fields at the top level or inside ``data``."""
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
         sources = (data, payload)
-        status = _status(_pick(sources, "status", "state"))
-        output = _pick(sources, "output")
-        url = output.get("url") if isinstance(output, dict) else None
-        url = url or _pick(sources, "output_url", "url", "download_url")
-        error = _pick(sources, "error", "error_message", "failure_reason")
-        if isinstance(error, dict):
-            error = error.get("message") or str(error)
         return cls(
-            id=str(_pick(sources, "id", "render_id") or render_id),
-            status=status,
-            progress=_progress(_pick(sources, "progress", "percent", "progress_percent")),
-            output_url=url if isinstance(url, str) and url else None,
-            error=str(error) if error else None,
+            id=_opaque(_pick(sources, *_ID_KEYS)) or render_id,
+            status=_status(_pick(sources, "status", "state")),
+            progress=_progress(_pick(sources, *_PROGRESS_KEYS)),
+            output_url=_output_url(sources),
+            error=_error(_pick(sources, *_ERROR_KEYS)),
+            created_at=epoch_seconds(_pick(sources, *_CREATED_KEYS)),
+            completed_at=epoch_seconds(_pick(sources, *_COMPLETED_KEYS)),
             raw=payload,
         )
 
 
+_ID_KEYS = ("id", "taskId", "task_id", "renderId", "render_id")
+_PROGRESS_KEYS = ("progress", "percent", "progress_percent", "percentage")
+_URL_KEYS = ("url", "outputUrl", "output_url", "downloadUrl", "download_url")
+_ERROR_KEYS = ("error", "errorMessage", "error_message", "failureReason", "failure_reason")
+_CREATED_KEYS = ("createdAt", "created_at", "submittedAt", "submitted_at")
+_COMPLETED_KEYS = ("completedAt", "completed_at", "finishedAt", "finished_at")
+_TERMINAL = ("completed", "failed")
 _STATUS_WORDS = {
     "completed": ("completed", "complete", "succeeded", "success", "done", "finished"),
     "failed": ("failed", "failure", "error", "errored", "cancelled", "canceled"),
@@ -108,6 +124,8 @@ _STATUS_WORDS = {
     "pending": ("pending", "queued", "submitted", "waiting", "created"),
 }
 _STATUS = {word: status for status, words in _STATUS_WORDS.items() for word in words}
+# Epoch numbers above this are milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
+_MS_THRESHOLD = 1e11
 
 
 def _status(value: Any) -> str:
@@ -115,7 +133,64 @@ def _status(value: Any) -> str:
     return _STATUS.get(word, word)
 
 
+def _output_url(sources: tuple[dict[str, Any], ...]) -> str | None:
+    """The file's URL: in ``output`` (a dict, or the URL itself), or beside it."""
+    places: list[dict[str, Any]] = []
+    for source in sources:
+        output = source.get("output")
+        if isinstance(output, str) and _looks_like_url(output):
+            return output
+        places += [output, source] if isinstance(output, dict) else [source]
+    url = _pick(tuple(places), *_URL_KEYS)
+    return url if isinstance(url, str) and url.strip() else None
+
+
+def _looks_like_url(text: str) -> bool:
+    return "://" in text or text.startswith("/")
+
+
+def _error(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("message") or value.get("msg") or str(value)
+    return str(value) if value else None
+
+
+def _opaque(value: Any) -> str | None:
+    """An id as a string whatever its JSON type (long digit ids arrive as numbers)."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value)
+    return text if text else None
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """Epoch seconds from seconds, milliseconds (above 1e11), a digit string or ISO-8601."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        return _from_text(value.strip())
+    if not isinstance(value, int | float) or value <= 0:
+        return None
+    return value / 1000 if value > _MS_THRESHOLD else float(value)
+
+
+def _from_text(text: str) -> float | None:
+    try:
+        return epoch_seconds(float(text)) if text else None
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # no zone given: the upstream speaks UTC
+    return moment.timestamp()
+
+
 def _progress(value: Any) -> float | None:
+    if isinstance(value, str):
+        value = _number(value.strip().removesuffix("%"))
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     # The field is unspecified: whole numbers and values above 1 are read as
@@ -123,6 +198,17 @@ def _progress(value: Any) -> float | None:
     # said "done" and spoiled every later estimate (the notify p99 outlier).
     percent = isinstance(value, int) or value > 1
     return max(0.0, min(1.0, value / 100 if percent else float(value)))
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _pick(sources: tuple[dict[str, Any], ...], *keys: str) -> Any:

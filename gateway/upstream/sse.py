@@ -3,8 +3,12 @@
 httpx-sse's decoder drops comment lines (``: heartbeat``) silently, yet the
 upstream uses them as keep-alives and the worker wants to see every keep-alive
 (lease renewal, "still working" reports). So the stream is decoded here: bytes
-in, ``SSEFrame`` objects out, following the WHATWG event-stream rules (lines end
-with CRLF, LF or CR; a blank line dispatches; ``data`` lines join with LF).
+in, ``SSEFrame`` objects out, following the WHATWG event-stream rules: lines end
+with CRLF, LF or CR (a CRLF may be split across reads); a leading BOM is dropped;
+a blank line dispatches; ``data`` lines join with LF; a line without a colon is
+a field with an empty value; one space after the colon is dropped; ``id`` (not
+containing NUL) persists across events; ``retry`` (ASCII digits only) sets
+``SSEDecoder.retry``; unknown fields are ignored.
 """
 
 from __future__ import annotations
@@ -30,33 +34,43 @@ class SSEFrame:
 # keep-alives come as one small chunk each, thousands a minute per worker.
 _MEMO_BYTES = 64
 _MEMO_SIZE = 16
+_MemoKey = tuple[bytes, str, int | None]
+_MemoValue = tuple[list[SSEFrame], str, int | None]
 
 
 class SSEDecoder:
-    """Feed raw body chunks, get frames; call ``flush()`` at the end of the body."""
+    """Feed raw body chunks, get frames; call ``flush()`` at the end of the body.
+
+    ``retry`` is the reconnection time (ms) the stream last asked for, or None.
+    """
 
     def __init__(self) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._started = False
         self._id = ""  # the last event id persists across events (spec)
+        self.retry: int | None = None
         self._reset()
-        # (chunk, last id) -> (frames, last id after): only for chunks fed and
-        # ended in the idle state (no partial line, event or UTF-8 sequence),
-        # where the output depends on nothing else.
-        self._memo: dict[tuple[bytes, str], tuple[list[SSEFrame], str]] = {}
+        # (chunk, id, retry before) -> (frames, id, retry after): only for chunks
+        # fed and ended in the idle state (no partial line, event or UTF-8
+        # sequence), where the output depends on nothing else.
+        self._memo: dict[_MemoKey, _MemoValue] = {}
+
+    @property
+    def last_event_id(self) -> str:
+        return self._id
 
     def feed(self, chunk: bytes) -> list[SSEFrame]:
         if len(chunk) > _MEMO_BYTES or not self._idle():
             return self._feed_text(self._text.decode(chunk))
-        key = (chunk, self._id)
+        key = (chunk, self._id, self.retry)
         known = self._memo.get(key)
         if known is not None:
-            frames, self._id = known
+            frames, self._id, self.retry = known
             return list(frames)
         frames = self._feed_text(self._text.decode(chunk))
         if self._idle() and len(self._memo) < _MEMO_SIZE:
-            self._memo[key] = (list(frames), self._id)
+            self._memo[key] = (list(frames), self._id, self.retry)
         return frames
 
     def _idle(self) -> bool:
@@ -111,6 +125,8 @@ class SSEDecoder:
             self._event = value
         elif name == "id" and "\0" not in value:
             self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self.retry = int(value)
         return None
 
     def _dispatch(self) -> SSEFrame | None:

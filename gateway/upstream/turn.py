@@ -7,7 +7,7 @@ Split from the client so the rules that decide "was the message accepted" and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any, NoReturn
 
@@ -15,7 +15,12 @@ import httpx
 
 from gateway.upstream import envelope
 from gateway.upstream.adk import HEARTBEAT, AgentEvent, EventKind, parse_data
-from gateway.upstream.errors import MessageMaybeDelivered, ProtocolError, StreamDropped
+from gateway.upstream.errors import (
+    MessageMaybeDelivered,
+    ProtocolError,
+    StreamDropped,
+    UpstreamError,
+)
 from gateway.upstream.sse import SSEDecoder, SSEFrame
 
 APP = "nemo_agent"
@@ -94,22 +99,32 @@ def frame_events(frame: SSEFrame) -> list[AgentEvent]:
 async def raise_refusal(response: httpx.Response) -> NoReturn:
     """Raise for a /run_sse answer that is not an event stream.
 
-    An envelope with a non-zero code, or any 4xx, means the upstream refused the
-    message: the mapped error is raised and the call is safe to repeat. Anything
+    A failing envelope (either kind), or any 4xx, means the upstream refused the
+    message: the mapped error is raised and the call is safe to repeat. ADK's
+    server refuses an unknown session this way, HTTP 404 ``{"detail": "Session
+    not found"}`` before any event, which raises ``SessionNotFound``. Anything
     else (an HTML 502, a 200 without a stream) may hide an accepted message.
     """
     try:
         body = await response.aread()
     except httpx.TransportError as exc:
         raise MessageMaybeDelivered("the chat answer was cut while being read") from exc
-    payload = envelope.decode(body)
     status = response.status_code
-    error = envelope.error_for(status, response.headers, payload)
-    refused = envelope.envelope_code(payload) not in (None, 0) or 400 <= status < 500
+    error, refused = refusal(status, response.headers, body)
     if error is not None and refused:
         raise error
     cause = error or ProtocolError(f"HTTP {status} without an event stream", upstream_code=status)
     raise MessageMaybeDelivered(f"/run_sse answered HTTP {status} without a stream") from cause
+
+
+def refusal(
+    status: int, headers: Mapping[str, str], body: bytes
+) -> tuple[UpstreamError | None, bool]:
+    """The error a non-stream /run_sse answer stands for, and whether it is a refusal
+    (the message was not delivered). Sans-I/O half of ``raise_refusal``."""
+    payload = envelope.decode(body)
+    error = envelope.error_for(status, headers, payload, body)
+    return error, envelope.is_failure(payload) or 400 <= status < 500
 
 
 async def turn_events(
