@@ -32,7 +32,7 @@ from gateway.store.db import Database
 from gateway.store.keys import create_key
 from gateway.store.models import Video
 from gateway.upstream.adk import AgentEvent, EventKind
-from gateway.upstream.errors import StreamDropped, UpstreamError
+from gateway.upstream.errors import DuplicateId, StreamDropped, UpstreamError
 from gateway.upstream.models import Credits, RenderJob, SessionRef
 from gateway.videos_service import create_video, utcnow
 
@@ -248,8 +248,7 @@ def test_an_unknown_render_state_keeps_polling(db: Database, tmp_path: Path) -> 
 def test_a_duplicate_render_id_is_submitted_again_with_a_new_id(
     db: Database, tmp_path: Path
 ) -> None:
-    duplicate = UpstreamError("duplicate render id", upstream_code=409)
-    duplicate.code = "duplicate_id"
+    duplicate = DuplicateId("duplicate render id: render_1", upstream_code=409)
     upstream = ScriptedUpstream(
         events=[AgentEvent(EventKind.TEXT, text="Done")],
         drafts=[DRAFT],

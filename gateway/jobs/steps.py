@@ -26,6 +26,7 @@ from gateway.media.store import probe
 from gateway.store.leases import Claim
 from gateway.store.models import ChatSession, Video
 from gateway.upstream.errors import (
+    DuplicateId,
     ExportBlocked,
     InsufficientCredits,
     MessageMaybeDelivered,
@@ -343,7 +344,7 @@ async def render_submit(e: Engine, claim: Claim, video: Video, chat: ChatSession
     except ExportBlocked as exc:
         return Fail(exc.code, exc.message, False, exc.upstream_code)
     except UpstreamError as exc:
-        if exc.code == "duplicate_id" and video.render_attempts < MAX_RENDER_IDS:
+        if isinstance(exc, DuplicateId) and video.render_attempts < MAX_RENDER_IDS:
             # The protocol: a duplicate id is refused; submit again with a new one.
             await e.save(claim, video, render_id=None)
             return Continue()

@@ -13,6 +13,7 @@ from gateway.upstream.envelope import unwrap
 from gateway.upstream.errors import (
     ACCEPTED_FORMATS,
     DraftNotReady,
+    DuplicateId,
     ExportBlocked,
     InsufficientCredits,
     MediaTooLarge,
@@ -34,6 +35,7 @@ __all__ = [
     "Attribution",
     "Credits",
     "DraftNotReady",
+    "DuplicateId",
     "EventKind",
     "ExportBlocked",
     "InsufficientCredits",
