@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.sandbox.config import SandboxConfig
+from gateway.sandbox.dialects import dialect_named
 from gateway.sandbox.envelope import (
     OUT_OF_CREDITS,
     ApiError,
@@ -81,7 +82,8 @@ class Stats:
 
     def public(self) -> dict[str, Any]:
         keys = ("messages_posted", "renders_submitted", "credits_charged")
-        totals = {k: 0 for k in (*keys, "tokens_issued", "heartbeats_sent", "streams_cut")}
+        zeros = ("tokens_issued", "heartbeats_sent", "streams_cut", "stream_errors")
+        totals = {k: 0 for k in (*keys, *zeros, "renders_cancelled")}
         totals.update(self.totals)
         return {
             **totals,
@@ -181,7 +183,7 @@ class Store:
     def create_session(self, user_id: str, task_name: str, language: str) -> Session:
         with self._lock:
             session = Session(
-                id=secrets.token_hex(16),
+                id=self._session_id(),
                 task_id="task_" + secrets.token_hex(8),
                 user_id=user_id,
                 task_name=task_name,
@@ -189,6 +191,13 @@ class Store:
             )
             self.sessions[session.id] = session
             return session
+
+    def _session_id(self) -> str:
+        if dialect_named(self.config.dialect).digit_session_ids:
+            # 19 digits, like "5529798706024415232": too big for a float, so
+            # only a client that keeps ids as strings reads them right.
+            return str(10**18 + secrets.randbelow(9 * 10**18))
+        return secrets.token_hex(16)
 
     def session(self, user_id: str, session_id: str | None) -> Session:
         """The caller's session; another user's session is "not found" too."""

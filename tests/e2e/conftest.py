@@ -61,11 +61,14 @@ def start_stack(
     *,
     anonymous: bool = False,
     time_scale: float | None = None,
+    dialect: str = "default",
     **env: str,
 ) -> Stack:
     """Sandbox + gateway. By default the gateway holds a NEMO_TOKEN with plenty of
-    credits; `anonymous` makes it get an anonymous token (100 credits) itself."""
-    sandbox = processes.sandbox(tmp, speed).start()
+    credits; `anonymous` makes it get an anonymous token (100 credits, as the
+    protocol documents) itself. `dialect` is the shape the sandbox answers in."""
+    extra = ("--initial-credits", "100") if anonymous else ()
+    sandbox = processes.sandbox(tmp, speed, *extra, dialect=dialect).start()
     try:
         if not anonymous:
             minted = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"credits": 100_000})
