@@ -126,12 +126,13 @@ class TurnJob:
 
 
 def leading_tool_steps(steps: Sequence[Any], at_most: int = 2) -> list[Any]:
-    """The first tool-only steps of a turn, none of them marked as its last."""
+    """The first tool-only steps of a turn, with nothing they would have announced:
+    no draft, no stage, not the last."""
     out = []
     for step in steps[:at_most]:
         if any("text" in part for part in step.parts):
             break
-        out.append(dataclasses.replace(step, turn_complete=False, draft=None))
+        out.append(dataclasses.replace(step, turn_complete=False, draft=None, stage=None))
     return out
 
 
