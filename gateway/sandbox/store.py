@@ -138,7 +138,10 @@ class Store:
                     headers={"Retry-After": str(retry)},
                 )
             self.issued_by_ip[ip] = [*recent, now]
-            token = self.mint(self.config.initial_credits, ANONYMOUS_SCOPES, anonymous=True)
+            if known is not None:  # the same client id again: a new token, the same user
+                token = self._renew(known)
+            else:
+                token = self.mint(self.config.initial_credits, ANONYMOUS_SCOPES, anonymous=True)
             token.client_id = client_id
             self.by_client[client_id] = token.value
             return token
@@ -165,6 +168,23 @@ class Store:
             self.credits[user_id] = Credits(available=int(credits))
             self.stats.totals["tokens_issued"] += 1
             return token
+
+    def _renew(self, expired: Token) -> Token:
+        """A fresh token for an expired one's user: its sessions, renders and credits stay.
+
+        The protocol's recovery from 1001 ("a new anonymous token with the same
+        X-Client-Id, retry once") only works if the retry still finds the work.
+        """
+        token = Token(
+            value="nmv_usr_" + secrets.token_urlsafe(24),
+            user_id=expired.user_id,
+            anonymous=expired.anonymous,
+            scopes=expired.scopes,
+            expires_at=self.clock() + self.config.token_ttl_seconds,
+        )
+        self.tokens[token.value] = token
+        self.stats.totals["tokens_issued"] += 1
+        return token
 
     def resolve(self, value: str | None) -> Token:
         with self._lock:
