@@ -24,13 +24,25 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
         "--silent-edit-share", type=float, default=0.3, help="share of edits with no text reply"
     )
     p.add_argument("--max-upload-mb", type=int, default=500)
-    p.add_argument("--initial-credits", type=int, default=100, help="credits per anonymous user")
+    p.add_argument("--initial-credits", type=int, default=10_000, help="credits per anonymous user")
     p.add_argument(
         "--heartbeat-seconds", type=float, default=15.0, help="simulated s between keep-alives"
     )
     p.add_argument("--tokens-per-ip", type=int, default=10, help="new anonymous client ids per IP")
     p.add_argument("--web-url", default="https://nemovideo.com", help="base of claim links")
+    _add_dialect(p, "--dialect")
     p.set_defaults(func=_run_sandbox)
+
+
+def _add_dialect(p: argparse.ArgumentParser, flag: str) -> None:
+    from gateway.sandbox.dialects import DIALECTS  # a small module, no Flask
+
+    p.add_argument(
+        flag,
+        default="default",
+        choices=list(DIALECTS),
+        help="which documented shape of the protocol the sandbox answers in",
+    )
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -47,6 +59,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         heartbeat_seconds=args.heartbeat_seconds,
         tokens_per_ip=args.tokens_per_ip,
         web_url=args.web_url,
+        dialect=args.dialect,
     )
     return 0
 
@@ -58,6 +71,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="default: $GATEWAY_DATA_DIR or ./data")
     p.add_argument("--sandbox", action="store_true", help="start the embedded sandbox upstream")
     p.add_argument("--sandbox-speed", type=float, default=10.0)
+    _add_dialect(p, "--sandbox-dialect")
+    p.add_argument(
+        "--sandbox-initial-credits",
+        type=int,
+        default=10_000,
+        help="credits per anonymous user of the embedded sandbox",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_run_serve)
 
@@ -67,8 +87,12 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     _logging(args.verbose)
     config = commands.load_config(args.data_dir)
-    speed = args.sandbox_speed if args.sandbox else None
-    commands.serve(config, args.host, args.port, sandbox_speed=speed)
+    sandbox = None
+    if args.sandbox:
+        sandbox = commands.SandboxOptions(
+            args.sandbox_speed, args.sandbox_dialect, args.sandbox_initial_credits
+        )
+    commands.serve(config, args.host, args.port, sandbox=sandbox)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from werkzeug.serving import make_server
@@ -21,18 +22,36 @@ def load_config(data_dir: str | None, **overrides: object) -> GatewayConfig:
     return from_env(data_dir=Path(data_dir) if data_dir else None, **overrides)
 
 
-def serve(config: GatewayConfig, host: str, port: int, sandbox_speed: float | None = None) -> None:
-    """Web + worker in one process; with a sandbox speed, the embedded sandbox too."""
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How to run the embedded sandbox upstream (``serve --sandbox``)."""
+
+    speed: float = 10.0
+    dialect: str = "default"
+    initial_credits: int = 10_000
+
+
+def serve(
+    config: GatewayConfig, host: str, port: int, sandbox: SandboxOptions | None = None
+) -> None:
+    """Web + worker in one process; with sandbox options, the embedded sandbox too."""
     from gateway.app import create_app
 
-    sandbox = None
-    if sandbox_speed is not None:
-        sandbox = EmbeddedSandbox(config.data_dir / "sandbox", sandbox_speed)
-        url = sandbox.start()
-        config = config.with_overrides(
-            nemo_api_url=url, nemo_token=None, timings=Timings().scaled(sandbox_speed)
+    embedded = None
+    if sandbox is not None:
+        embedded = EmbeddedSandbox(
+            config.data_dir / "sandbox", sandbox.speed, sandbox.dialect, sandbox.initial_credits
         )
-        log.info("embedded sandbox upstream at %s (speed x%g)", url, sandbox_speed)
+        url = embedded.start()
+        config = config.with_overrides(
+            nemo_api_url=url, nemo_token=None, timings=Timings().scaled(sandbox.speed)
+        )
+        log.info(
+            "embedded sandbox upstream at %s (speed x%g, dialect %s)",
+            url,
+            sandbox.speed,
+            sandbox.dialect,
+        )
     server = make_server(host, port, None, threaded=True)  # bind first: the port may be 0
     config = config.with_overrides(
         public_url=config.public_url or f"http://{host}:{server.server_port}"
@@ -47,8 +66,8 @@ def serve(config: GatewayConfig, host: str, port: int, sandbox_speed: float | No
 
     def stop() -> None:
         worker.stop()
-        if sandbox is not None:
-            sandbox.stop()
+        if embedded is not None:
+            embedded.stop()
 
     serve_forever(server, stop)
 

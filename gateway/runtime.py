@@ -101,14 +101,24 @@ class EmbeddedSandbox:
 
     data_dir: Path
     speed: float
+    dialect: str = "default"
+    initial_credits: int = 10_000
     server: BaseWSGIServer | None = None
 
     def start(self, host: str = "127.0.0.1") -> str:
         from gateway.sandbox.app import create_app
         from gateway.sandbox.config import SandboxConfig
 
+        # Absolute: the sandbox serves its files from here whatever the cwd.
+        self.data_dir = Path(self.data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        app = create_app(SandboxConfig(data_dir=self.data_dir, speed=self.speed))
+        config = SandboxConfig(
+            data_dir=self.data_dir,
+            speed=self.speed,
+            dialect=self.dialect,
+            initial_credits=self.initial_credits,
+        )
+        app = create_app(config)
         self.server = make_server(host, 0, app, threaded=True)
         threading.Thread(target=self.server.serve_forever, name="sandbox", daemon=True).start()
         return f"http://{host}:{self.server.server_port}"

@@ -39,15 +39,18 @@ class Proc:
     log_path: Path
     ready_prefix: str
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
     proc: subprocess.Popen[str] | None = None
     url: str = ""
 
     def start(self, timeout: float = 60) -> Proc:
-        env = {**os.environ, **self.env}
+        # This checkout's package first, whatever the cwd (the venv may hold another one).
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, **self.env}
         self.log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", *self.args],
-            cwd=ROOT,
+            cwd=self.cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -95,9 +98,9 @@ def _read_ready_line(proc: subprocess.Popen[str], prefix: str, timeout: float, l
     return found[0]
 
 
-def sandbox(tmp: Path, speed: float, *extra: str) -> Proc:
+def sandbox(tmp: Path, speed: float, *extra: str, dialect: str = "default") -> Proc:
     args = ["sandbox", "--host", "127.0.0.1", "--port", "0", "--speed", str(speed)]
-    args += ["--data-dir", str(tmp / "sandbox-data"), *extra]
+    args += ["--data-dir", str(tmp / "sandbox-data"), "--dialect", dialect, *extra]
     return Proc(args, tmp / "sandbox.log", "sandbox listening on ")
 
 

@@ -95,16 +95,43 @@ def plan_turn(
     silent_edit_share: float = 0.3,
     media: Sequence[dict[str, Any]] = (),
     size: tuple[int, int] | None = None,
+    trailing_issue_share: float = TRAILING_ISSUE_SHARE,
 ) -> Turn:
     """The whole plan of one chat turn. Pure: ``draft`` and ``media`` are not changed."""
     rng = _rng(session_id, turn_index, message)
     calls = _CallIds(turn_index)
+    issue = _Issue(rng, trailing_issue_share)
     intent, ops = classify(message, draft, media)
     if intent == "generate":
-        return _generate(message, rng, calls, media, size)
+        return _generate(message, rng, calls, media, size, issue)
     if intent == "edit" and draft is not None:  # classify only edits a ready draft
-        return _edit(draft, ops, rng, calls, silent_edit_share)
-    return _chat(message, draft, rng)
+        return _edit(draft, ops, rng, calls, silent_edit_share, issue)
+    return _chat(message, draft, rng, issue)
+
+
+def silenced(turn: Turn) -> Turn:
+    """The same turn with every text part left out: tool calls and results only."""
+    steps = []
+    for step in turn.steps:
+        parts = tuple(p for p in step.parts if "text" not in p)
+        if parts or step.draft is not None:
+            steps.append(Step(step.work_seconds, parts, False, False, step.draft, step.stage))
+    return _turn(turn.intent, steps, turn.final_draft, turn.generated_media)
+
+
+class _Issue:
+    """Whether a reply ends with the spurious "temporary issue" text.
+
+    The draw always consumes the same random number, whatever the share, so a
+    dialect that always adds it plays the rest of the turn the same way.
+    """
+
+    def __init__(self, rng: random.Random, share: float) -> None:
+        self._rng = rng
+        self._share = share
+
+    def __call__(self) -> bool:
+        return self._rng.random() < self._share
 
 
 # ---------------------------------------------------------------------------
@@ -170,6 +197,7 @@ def _generate(
     calls: _CallIds,
     media: Sequence[dict[str, Any]],
     size: tuple[int, int] | None,
+    issue: _Issue,
 ) -> Turn:
     spec = parse_prompt(message)
     width, height = frame_size(spec.aspect_ratio, size)
@@ -182,7 +210,7 @@ def _generate(
     post_calls = [_call(calls.next(), name, args) for name, args in _post_production(final)]
     raw_result = {"status": "ok", "clip_id": clip_id, "duration_ms": raw["d"]}
     text = _generation_text(spec, final, media, rng)
-    issue = rng.random() < TRAILING_ISSUE_SHARE
+    trailing = issue()
 
     post_work = rng.uniform(*POST_PRODUCTION_SECONDS)
     steps = [
@@ -196,7 +224,7 @@ def _generate(
             draft=final,
             stage=STAGE_FINAL,
         ),
-        *_text_steps(text, rng, issue),
+        *_text_steps(text, rng, trailing),
     ]
     # The raw clip takes whatever is left of the turn's sampled total.
     rest = sum(s.work_seconds for s in steps)
@@ -307,6 +335,7 @@ def _edit(
     rng: random.Random,
     calls: _CallIds,
     silent_share: float,
+    issue: _Issue,
 ) -> Turn:
     silent = rng.random() < silent_share
     steps: list[Step] = []
@@ -323,7 +352,7 @@ def _edit(
         current = after
     if not silent:
         text = f"{rng.choice(_EDIT_OPENERS)} I {_join(changes)}. {rng.choice(_EDIT_GUI)}"
-        steps.extend(_text_steps(text, rng, rng.random() < TRAILING_ISSUE_SHARE))
+        steps.extend(_text_steps(text, rng, issue()))
     steps = _scaled(steps, rng.uniform(*EDIT_SECONDS))
     return _turn("edit", steps, current, ())
 
@@ -402,9 +431,9 @@ _CREDITS = re.compile(r"\b(?:credits?|balance|billing|cost|price)\b|积分|余�
 _EXPORT = re.compile(r"\b(?:export|download|render)\b|导出|下载", re.IGNORECASE)
 
 
-def _chat(message: str, draft: dict[str, Any] | None, rng: random.Random) -> Turn:
+def _chat(message: str, draft: dict[str, Any] | None, rng: random.Random, issue: _Issue) -> Turn:
     text = _chat_text(message, draft, rng)
-    steps = _text_steps(text, rng, rng.random() < TRAILING_ISSUE_SHARE, chunks=(2, 3))
+    steps = _text_steps(text, rng, issue(), chunks=(2, 3))
     return _turn("chat", _scaled(steps, rng.uniform(*CHAT_SECONDS)), None, ())
 
 

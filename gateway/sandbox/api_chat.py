@@ -8,10 +8,14 @@ from flask import Blueprint, Response, current_app, g, request
 
 from gateway.sandbox import agent
 from gateway.sandbox.config import SandboxConfig
-from gateway.sandbox.envelope import ApiError
+from gateway.sandbox.envelope import ApiError, dialect
 from gateway.sandbox.faults import Fault, Kind
 from gateway.sandbox.hooks import faults, protocol, store
+from gateway.sandbox.sse import SseWire
 from gateway.sandbox.stream import Channel, Listener, TurnJob
+
+# Faults this view takes itself: they change the stream, not the answer.
+STREAM_FAULTS = {Kind.SSE_CUT, Kind.HEARTBEAT_ONLY, Kind.STREAM_ERROR, Kind.SILENT}
 
 bp = Blueprint("chat", __name__)
 
@@ -30,17 +34,29 @@ def run_sse() -> Response:
         turn_index=session.turns_started,
         silent_edit_share=config.silent_edit_share,
         media=tuple(session.video_infos),
+        trailing_issue_share=dialect().trailing_issue_share,
     )
     # Credits are checked before any byte of stream: 2001 is a plain envelope.
     store().begin_turn(g.token, session, turn.cost)
-    fault = faults().take("run_sse", {Kind.SSE_CUT, Kind.HEARTBEAT_ONLY})
+    fault = faults().take("run_sse", STREAM_FAULTS)
     if fault is not None:
         store().fault_fired(fault.kind)
+    if fault is not None and fault.kind is Kind.SILENT:
+        turn = agent.silenced(turn)  # same cost: the work is done, only the words are missing
     channel = Channel()
+    wire = SseWire(dialect())
     TurnJob(
-        store(), config, g.token.user_id, session.id, turn, channel, _heartbeat_only(fault, config)
+        store(),
+        config,
+        g.token.user_id,
+        session.id,
+        turn,
+        channel,
+        wire,
+        heartbeat_only_seconds=_heartbeat_only(fault, config),
+        stream_error=fault is not None and fault.kind is Kind.STREAM_ERROR,
     ).start()
-    listener = _listener(channel, session.id, config, fault, len(turn.steps))
+    listener = _listener(channel, wire, session.id, config, fault, len(turn.steps))
     return Response(
         listener.frames(),
         mimetype="text/event-stream",
@@ -65,7 +81,12 @@ def _heartbeat_only(fault: Fault | None, config: SandboxConfig) -> float | None:
 
 
 def _listener(
-    channel: Channel, session_id: str, config: SandboxConfig, fault: Fault | None, steps: int
+    channel: Channel,
+    wire: SseWire,
+    session_id: str,
+    config: SandboxConfig,
+    fault: Fault | None,
+    steps: int,
 ) -> Listener:
     cut_after = None
     if fault is not None and fault.kind is Kind.SSE_CUT:
@@ -73,6 +94,7 @@ def _listener(
     st = store()
     return Listener(
         channel,
+        wire,
         heartbeat_interval=config.real(config.heartbeat_seconds),
         on_heartbeat=lambda: st.count("heartbeats_sent", session_id),
         cut_after=cut_after,

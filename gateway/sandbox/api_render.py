@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
+from flask import Blueprint, Response, current_app, g, request, send_from_directory
 
 from gateway.draft import is_ready
-from gateway.sandbox.envelope import ApiError
+from gateway.sandbox.envelope import ApiError, dialect
 from gateway.sandbox.faults import Kind
 from gateway.sandbox.hooks import export_blocked, faults, protocol, store
-from gateway.sandbox.renders import RenderJob, RenderPool, RenderStatus
+from gateway.sandbox.render_docs import status_response, submit_response
+from gateway.sandbox.renders import IllegalTransition, RenderJob, RenderPool, RenderStatus
 
 bp = Blueprint("render", __name__)
 
@@ -27,9 +28,11 @@ def submit() -> tuple[Response, int]:
     if not render_id:
         raise ApiError(400, "render id is required", status=400)
     existing = _job(render_id, missing_ok=True)
-    if existing is not None:  # same id again: the same job, not a second render
+    if existing is not None:
         store().count("renders_resubmitted", existing.session_id)
-        return _status_response(existing)
+        if dialect().duplicate_id_conflict:
+            raise ApiError(409, f"duplicate render id: {render_id}", status=409)
+        return _status_response(existing)  # same id again: the same job, not a second render
     if not request.headers.get("X-Skill-Source"):
         raise export_blocked()  # the doc: missing attribution => export fails with 402
     job = _new_job(render_id, body)
@@ -37,7 +40,7 @@ def submit() -> tuple[Response, int]:
         st.renders[job.id] = job
         st.count("renders_submitted", job.session_id)
     pool().submit(job)
-    return _status_response(job)
+    return submit_response(job, dialect(), request.host_url)
 
 
 def _new_job(render_id: str, body: dict[str, Any]) -> RenderJob:
@@ -68,6 +71,20 @@ def status(render_id: str) -> tuple[Response, int]:
     return _status_response(_job(render_id))
 
 
+@bp.post("/api/render/proxy/lambda/<render_id>/cancel")
+@protocol("render_cancel")
+def cancel(render_id: str) -> tuple[Response, int]:
+    if not dialect().render_cancel:
+        raise ApiError(404, "render cancel is not supported", status=404)
+    job = _job(render_id)
+    try:
+        pool().cancel(job)
+    except IllegalTransition as exc:
+        raise ApiError(409, str(exc), status=409) from exc
+    store().count("renders_cancelled", job.session_id)
+    return _status_response(job)
+
+
 @bp.get("/api/render/proxy/<render_id>/download")
 @protocol("download")
 def download(render_id: str) -> Response:
@@ -83,9 +100,13 @@ def download(render_id: str) -> Response:
     )
 
 
-@bp.get("/media/<any(renders, uploads):kind>/<path:name>")
-def media(kind: str, name: str) -> Response:
-    """The files behind ``output.url`` and upload URLs: unauthenticated, like a CDN link."""
+@bp.get("/<any(media, static):prefix>/<any(renders, uploads):kind>/<path:name>")
+def media(prefix: str, kind: str, name: str) -> Response:
+    """The files behind ``output.url`` and upload URLs: unauthenticated, like a CDN link.
+
+    ``/media/`` is the default dialects' file host, ``/static/`` the references'
+    one; both are served whatever the dialect, so one route needs no branching.
+    """
     folder = current_app.extensions["sandbox.config"].data_dir / kind
     return send_from_directory(folder, name, conditional=True)
 
@@ -101,8 +122,4 @@ def _job(render_id: str, *, missing_ok: bool = False) -> Any:
 
 
 def _status_response(job: RenderJob) -> tuple[Response, int]:
-    # The doc reads `status` at the top level; it is also inside `data` for liberal clients.
-    body = job.public(request.host_url)
-    envelope = {"code": 0, "message": "success", "data": body}
-    envelope |= {"status": body["status"], "progress": body["progress"], "output": body["output"]}
-    return jsonify(envelope), 200
+    return status_response(job, dialect(), request.host_url)

@@ -11,9 +11,10 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.formparser import parse_form_data
 from werkzeug.utils import secure_filename
 
-from gateway.sandbox.envelope import ApiError, ok
+from gateway.sandbox.envelope import ApiError, dialect, ok
 from gateway.sandbox.hooks import protocol, store
 from gateway.sandbox.store import Session
+from gateway.sandbox.upload_answer import files_answer
 from gateway.sandbox.uploads import (
     Budget,
     SpoolFactory,
@@ -70,6 +71,8 @@ def upload(sid: str) -> tuple[Response, int]:
     else:
         items = _from_files(session)
     store().add_media(session.id, items)
+    if dialect().upload_files_answer:
+        return ok(files_answer(items, current_app.extensions["sandbox.config"].data_dir))
     return ok({"items": items})
 
 
@@ -103,5 +106,5 @@ def _keep(part: Any, folder: Path, session_id: str) -> dict[str, Any]:
     part.stream.flush()
     os.replace(part.stream.name, folder / stored)
     size = (folder / stored).stat().st_size
-    url = f"{request.host_url}media/uploads/{session_id}/{stored}"
+    url = f"{request.host_url}{dialect().file_prefix}/uploads/{session_id}/{stored}"
     return new_item(name, fmt, url=url, source="upload", size=size)

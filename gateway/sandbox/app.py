@@ -6,6 +6,7 @@ from flask import Flask
 
 from gateway.sandbox import api_account, api_chat, api_render, api_session, envelope, hooks, ops
 from gateway.sandbox.config import SandboxConfig
+from gateway.sandbox.dialects import dialect_named
 from gateway.sandbox.faults import FaultBoard
 from gateway.sandbox.renders import RenderPool
 from gateway.sandbox.store import Store
@@ -13,10 +14,12 @@ from gateway.sandbox.store import Store
 
 def create_app(config: SandboxConfig | None = None) -> Flask:
     config = config or SandboxConfig()
-    app = Flask(__name__)
+    # No static folder: /static/renders/... is the references dialect's file host.
+    app = Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # keep the envelope's code/message/data order on the wire
     app.extensions["sandbox.initial_config"] = config
     app.extensions["sandbox.config"] = config
+    app.extensions["sandbox.dialect"] = dialect_named(config.dialect)
     app.extensions["sandbox.store"] = Store(config)
     app.extensions["sandbox.faults"] = FaultBoard()
     app.extensions["sandbox.renders"] = RenderPool(config)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.sandbox.dialects import dialect_named
+
 DAY = 24 * 3600
 
 
@@ -19,7 +21,8 @@ class SandboxConfig:
     speed: float = 1.0
     silent_edit_share: float = 0.3
     max_upload_bytes: int = 500 * 1024 * 1024
-    initial_credits: int = 100
+    # Enough for a newcomer to try many generations; tests of the 2001 path pass 100.
+    initial_credits: int = 10_000
     heartbeat_seconds: float = 15.0
     web_url: str = "https://nemovideo.com"
     token_ttl_seconds: int = 7 * DAY
@@ -29,6 +32,13 @@ class SandboxConfig:
     # A heartbeat-only turn lasts this long before the stream closes (doc: 15 min max).
     heartbeat_only_seconds: float = 900.0
     render_workers: int = 2
+    dialect: str = "default"  # a key of gateway.sandbox.dialects.DIALECTS
+
+    def __post_init__(self) -> None:
+        # Absolute, so no caller can get it wrong: Flask's send_from_directory
+        # resolves a relative folder against the app's root path, not the cwd.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        dialect_named(self.dialect)  # fail at start, not on the first request
 
     def real(self, simulated_seconds: float) -> float:
         """Simulated seconds -> real seconds under the speed factor."""
@@ -42,7 +52,8 @@ class SandboxConfig:
 
     def updated(self, changes: dict[str, Any]) -> SandboxConfig:
         """A copy with the runtime-tunable fields in ``changes`` (unknown keys -> ValueError)."""
-        allowed = {f.name for f in fields(self)} - {"data_dir", "render_workers"}
+        fixed = {"data_dir", "render_workers", "dialect"}  # the app is built around them
+        allowed = {f.name for f in fields(self)} - fixed
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"not tunable at runtime: {', '.join(sorted(unknown))}")

@@ -1,4 +1,9 @@
-"""The upstream's one response shape: ``{"code", "message", "data"}``.
+"""The upstream's response envelope, in the active dialect's shape.
+
+``{"code", "message", "data"}`` (the protocol reference), or
+``{"success": true, "data"}`` / ``{"success": false, "error": {"code", "message"}}``
+(the public skill's api-reference). Operator endpoints under ``/_sandbox/``
+always answer the first shape, whatever the dialect: tests read them.
 
 Exception tree (the only errors the sandbox raises on purpose)::
 
@@ -14,8 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from gateway.sandbox.dialects import Dialect
 
 TOKEN_INVALID = 1001
 SESSION_NOT_FOUND = 1002
@@ -42,16 +49,50 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+OPERATOR = Dialect("operator")  # the shape of /_sandbox/ answers in every dialect
+
+
+def dialect() -> Dialect:
+    """The dialect this request is answered in."""
+    if request.blueprint == "operator":
+        return OPERATOR
+    return current_app.extensions["sandbox.dialect"]
+
+
 def ok(data: Any, status: int = 200) -> tuple[Response, int]:
-    return jsonify({"code": 0, "message": "success", "data": data}), status
+    return jsonify(success_body(dialect(), data)), status
+
+
+def success_body(d: Dialect, data: Any) -> dict[str, Any]:
+    if d.envelope == "success":
+        return {"success": True, "data": data}
+    return {"code": 0, "message": "success", "data": data}
+
+
+def error_body(d: Dialect, err: ApiError) -> dict[str, Any]:
+    if d.envelope == "success":
+        error: dict[str, Any] = {"code": err.code, "message": err.message}
+        if err.data is not None:  # e.g. the registration link of a 2001
+            error["data"] = err.data
+        return {"success": False, "error": error}
+    return {"code": err.code, "message": err.message, "data": err.data}
 
 
 def error_response(err: ApiError) -> Response:
-    body = {"code": err.code, "message": err.message, "data": err.data}
-    response = jsonify(body)
-    response.status_code = err.status
+    d = dialect()
+    if err.code == SESSION_NOT_FOUND and _on_stream() and d.missing_session == "detail":
+        # ADK's server: a plain 404 before any streaming, no envelope.
+        response = jsonify({"detail": "Session not found"})
+        response.status_code = 404
+        return response
+    response = jsonify(error_body(d, err))
+    response.status_code = d.token_error_status if err.code == TOKEN_INVALID else err.status
     response.headers.update(err.headers)
     return response
+
+
+def _on_stream() -> bool:
+    return getattr(g, "endpoint", None) == "run_sse"
 
 
 def token_invalid(message: str = "token invalid or expired") -> ApiError:

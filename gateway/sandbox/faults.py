@@ -23,6 +23,7 @@ ENDPOINTS = (
     "credits",
     "render_submit",
     "render_status",
+    "render_cancel",
     "download",
 )
 
@@ -39,12 +40,16 @@ class Kind(StrEnum):
     SSE_CUT = "sse_cut"
     HEARTBEAT_ONLY = "heartbeat_only"
     RENDER_FAILED = "render_failed"
+    STREAM_ERROR = "stream_error"
+    SILENT = "silent"
 
 
 # Where a kind can fire; a kind absent here fires on any endpoint.
 _ONLY_AT = {
     Kind.SSE_CUT: {"run_sse"},
     Kind.HEARTBEAT_ONLY: {"run_sse"},
+    Kind.STREAM_ERROR: {"run_sse"},
+    Kind.SILENT: {"run_sse"},
     Kind.RENDER_FAILED: {"render_submit"},
     Kind.EXPORT_BLOCKED: {"render_submit"},
     Kind.OUT_OF_CREDITS: {"run_sse", "render_submit"},
@@ -52,7 +57,7 @@ _ONLY_AT = {
     Kind.SESSION_LOST: {"claim_token", "run_sse", "upload", "state", "render_submit"},
 }
 # Taken by the view itself rather than the hook in front of every endpoint.
-IN_VIEW = {Kind.SSE_CUT, Kind.HEARTBEAT_ONLY, Kind.RENDER_FAILED}
+IN_VIEW = {Kind.SSE_CUT, Kind.HEARTBEAT_ONLY, Kind.RENDER_FAILED, Kind.STREAM_ERROR, Kind.SILENT}
 
 
 @dataclass

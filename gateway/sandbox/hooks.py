@@ -32,6 +32,7 @@ _SCOPES = {
     "credits": "read",
     "render_submit": "render",
     "render_status": "read",
+    "render_cancel": "render",
     "download": "read",
 }
 

@@ -22,7 +22,13 @@ def _body() -> dict[str, Any]:
 
 @bp.get("/stats")
 def stats() -> tuple[Response, int]:
-    return ok(store().stats_snapshot())
+    name = current_app.extensions["sandbox.dialect"].name
+    return ok({"dialect": name, **store().stats_snapshot()})
+
+
+@bp.get("/dialect")
+def dialect() -> tuple[Response, int]:
+    return ok(current_app.extensions["sandbox.dialect"].public())
 
 
 @bp.get("/faults")

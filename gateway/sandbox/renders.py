@@ -2,7 +2,10 @@
 
 A job waits in a simulated queue (``pending``), then renders for real
 (``processing``: its real CPU time, stretched to the simulated duration), then
-ends ``completed`` with a file, or ``failed`` with a message.
+ends ``completed`` with a file, or ``failed`` with a message. A client may
+cancel a job that has not ended: it ends ``failed`` with the error "cancelled",
+a word every client already reads as the end. What the wire shows of a job is
+``render_docs``' business.
 """
 
 from __future__ import annotations
@@ -28,11 +31,16 @@ class RenderStatus(StrEnum):
 
 
 _NEXT = {
+    # -> failed: the render_failed fault, or a cancel before the job started
     RenderStatus.PENDING: {RenderStatus.PROCESSING, RenderStatus.FAILED},
+    # -> failed: the renderer gave up, or a cancel while it worked
     RenderStatus.PROCESSING: {RenderStatus.COMPLETED, RenderStatus.FAILED},
     RenderStatus.COMPLETED: set(),
     RenderStatus.FAILED: set(),
 }
+CANCELLED = "cancelled"
+# Share of processing after which a dialect's extra state (e.g. "encoding") shows.
+_EXTRA_STATE_FROM = 0.6
 
 
 class IllegalTransition(RuntimeError):
@@ -73,32 +81,16 @@ class RenderJob:
         share = (time.time() - self.started_at) / max(self.work_seconds, 1e-6)
         return max(1, min(95, int(share * 100)))
 
-    def public(self, base_url: str) -> dict[str, Any]:
-        output = {"format": self.output.get("format", "mp4"), **self.output}
-        body: dict[str, Any] = {
-            "id": self.id,
-            "sessionId": self.session_id,
-            "status": str(self.status),
-            "progress": self.progress(),
-            "output": output,
-        }
-        if self.result is not None:
-            output["url"] = f"{base_url}media/renders/{self.result.path.name}"
-            output |= {
-                "size_bytes": self.result.size_bytes,
-                "duration_seconds": self.result.duration_seconds,
-                "width": self.result.width,
-                "height": self.result.height,
-            }
-        # Sandbox extras (epoch seconds): when the job was submitted and when it
-        # reached its end state, so a client or a benchmark can measure how
-        # soon it noticed.
-        body["submitted_at"] = self.created_at
-        if self.finished_at is not None:
-            body["completed_at"] = self.finished_at
-        if self.error:
-            body["error"] = self.error
-        return body
+    @property
+    def ended(self) -> bool:
+        return not _NEXT[self.status]
+
+    def shown_status(self, extra_state: str | None) -> str:
+        """The status word on the wire: the last part of processing may show ``extra_state``."""
+        share = self.progress() / 100
+        if extra_state and self.status is RenderStatus.PROCESSING and share >= _EXTRA_STATE_FROM:
+            return extra_state
+        return str(self.status)
 
 
 class RenderPool:
@@ -146,8 +138,18 @@ class RenderPool:
         timer.daemon = True
         timer.start()
 
+    def cancel(self, job: RenderJob) -> None:
+        """End a job that has not ended yet (IllegalTransition otherwise)."""
+        with self._lock:
+            if job.ended:
+                raise IllegalTransition(f"render {job.id} is {job.status}: nothing to cancel")
+            job.error = CANCELLED
+            job.move(RenderStatus.FAILED)
+
     def _end(self, job: RenderJob, *, result: RenderResult | None = None, error: str = "") -> None:
         with self._lock:
+            if job.ended:  # cancelled while it rendered: the timer must not revive it
+                return
             job.result = result
             job.error = error or None
             job.move(RenderStatus.COMPLETED if result else RenderStatus.FAILED)

@@ -24,7 +24,7 @@ def serve(
     **settings: object,
 ) -> None:
     config = SandboxConfig(
-        data_dir=Path(data_dir),
+        data_dir=Path(data_dir).resolve(),  # SandboxConfig resolves too: say it where it matters
         speed=speed,
         silent_edit_share=silent_edit_share,
         max_upload_bytes=max_upload_bytes,
@@ -34,6 +34,7 @@ def serve(
     app = create_app(config)
     server = make_server(host, port, app, threaded=True)
     _stop_on_signals(server)
+    print(f"sandbox dialect {config.dialect}, data in {config.data_dir}", file=sys.stderr)
     print(f"sandbox listening on http://{host}:{server.server_port}", flush=True)
     try:
         server.serve_forever()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.sandbox.config import SandboxConfig
+from gateway.sandbox.dialects import dialect_named
 from gateway.sandbox.envelope import (
     OUT_OF_CREDITS,
     ApiError,
@@ -81,7 +82,8 @@ class Stats:
 
     def public(self) -> dict[str, Any]:
         keys = ("messages_posted", "renders_submitted", "credits_charged")
-        totals = {k: 0 for k in (*keys, "tokens_issued", "heartbeats_sent", "streams_cut")}
+        zeros = ("tokens_issued", "heartbeats_sent", "streams_cut", "stream_errors")
+        totals = {k: 0 for k in (*keys, *zeros, "renders_cancelled")}
         totals.update(self.totals)
         return {
             **totals,
@@ -136,7 +138,10 @@ class Store:
                     headers={"Retry-After": str(retry)},
                 )
             self.issued_by_ip[ip] = [*recent, now]
-            token = self.mint(self.config.initial_credits, ANONYMOUS_SCOPES, anonymous=True)
+            if known is not None:  # the same client id again: a new token, the same user
+                token = self._renew(known)
+            else:
+                token = self.mint(self.config.initial_credits, ANONYMOUS_SCOPES, anonymous=True)
             token.client_id = client_id
             self.by_client[client_id] = token.value
             return token
@@ -164,6 +169,23 @@ class Store:
             self.stats.totals["tokens_issued"] += 1
             return token
 
+    def _renew(self, expired: Token) -> Token:
+        """A fresh token for an expired one's user: its sessions, renders and credits stay.
+
+        The protocol's recovery from 1001 ("a new anonymous token with the same
+        X-Client-Id, retry once") only works if the retry still finds the work.
+        """
+        token = Token(
+            value="nmv_usr_" + secrets.token_urlsafe(24),
+            user_id=expired.user_id,
+            anonymous=expired.anonymous,
+            scopes=expired.scopes,
+            expires_at=self.clock() + self.config.token_ttl_seconds,
+        )
+        self.tokens[token.value] = token
+        self.stats.totals["tokens_issued"] += 1
+        return token
+
     def resolve(self, value: str | None) -> Token:
         with self._lock:
             token = self.tokens.get(value or "")
@@ -181,7 +203,7 @@ class Store:
     def create_session(self, user_id: str, task_name: str, language: str) -> Session:
         with self._lock:
             session = Session(
-                id=secrets.token_hex(16),
+                id=self._session_id(),
                 task_id="task_" + secrets.token_hex(8),
                 user_id=user_id,
                 task_name=task_name,
@@ -189,6 +211,13 @@ class Store:
             )
             self.sessions[session.id] = session
             return session
+
+    def _session_id(self) -> str:
+        if dialect_named(self.config.dialect).digit_session_ids:
+            # 19 digits, like "5529798706024415232": too big for a float, so
+            # only a client that keeps ids as strings reads them right.
+            return str(10**18 + secrets.randbelow(9 * 10**18))
+        return secrets.token_hex(16)
 
     def session(self, user_id: str, session_id: str | None) -> Session:
         """The caller's session; another user's session is "not found" too."""

@@ -1,4 +1,4 @@
-"""The turn runner and the ADK ``run_sse`` wire format.
+"""The turn runner and the response that listens to it.
 
 A turn runs in its own thread and owns the session's state and the frozen
 credits; the HTTP response only listens to it through a ``Channel``. So a client
@@ -9,24 +9,26 @@ the turn completes and is charged, exactly like the real backend.
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import queue
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.sandbox.config import SandboxConfig
+from gateway.sandbox.sse import SseWire
 from gateway.sandbox.store import Store
 
-AUTHOR = "nemo_agent"
-# All three keep-alive forms seen in the wild; a stream rotates through them.
-HEARTBEATS = (": heartbeat\n\n", "event: heartbeat\ndata: \n\n", "data:\n\n")
 _CLOSED = object()
-_PART_KEYS = {"function_call": "functionCall", "function_response": "functionResponse"}
+# The stream_error fault: what the model says, in the upstream's words.
+OVERLOADED = "Error: the video model is overloaded, please retry later"
+OVERLOADED_CODE = "MODEL_OVERLOADED"
+# Simulated seconds a failing turn works on each tool call before it fails.
+_FAIL_STEP_SECONDS = 10.0
 
 
 class Channel:
@@ -57,7 +59,9 @@ class TurnJob:
     session_id: str
     turn: Any  # gateway.sandbox.agent.Turn
     channel: Channel
+    wire: SseWire
     heartbeat_only_seconds: float | None = None  # set by the heartbeat_only fault
+    stream_error: bool = False  # set by the stream_error fault
     settled: bool = field(default=False, init=False)
 
     def start(self) -> None:
@@ -70,11 +74,13 @@ class TurnJob:
                 if self.heartbeat_only_seconds is not None:
                     self._sleep(self.heartbeat_only_seconds)
                     self._settle(charge=False)
+                elif self.stream_error:
+                    self._fail_midway()
                 else:
                     self._walk()
         except Exception as exc:  # a broken turn must still release its credits
             self._settle(charge=False)
-            self.channel.put(encode({"error": f"turn failed: {exc}"}))
+            self.channel.put(self.wire.error(f"turn failed: {exc}", "INTERNAL"))
         finally:
             self.channel.close()
 
@@ -89,9 +95,19 @@ class TurnJob:
                 # State and credits settle before the last event, so a client that
                 # reads them on turnComplete sees the final values.
                 self._finish()
-            self.channel.put(encode(event_of(step, invocation)))
+            self.channel.put(self.wire.event(step, invocation))
         if not steps:
             self._finish()
+
+    def _fail_midway(self) -> None:
+        """A tool call or two, then a model failure: no draft change, nothing charged."""
+        invocation = "e-" + uuid.uuid4().hex
+        for step in leading_tool_steps(self.turn.steps):
+            self._sleep(min(step.work_seconds, _FAIL_STEP_SECONDS))
+            self.channel.put(self.wire.event(step, invocation))
+        self._settle(charge=False)
+        self.store.count("stream_errors", self.session_id)
+        self.channel.put(self.wire.error(OVERLOADED, OVERLOADED_CODE))
 
     def _finish(self) -> None:
         turn = self.turn
@@ -109,36 +125,15 @@ class TurnJob:
         time.sleep(self.config.real(max(0.0, simulated_seconds)))
 
 
-def event_of(step: Any, invocation_id: str) -> dict[str, Any]:
-    """One ADK Event as ``run_sse`` serialises it (camelCase aliases)."""
-    parts = [_camel_part(p) for p in step.parts]
-    return {
-        "id": uuid.uuid4().hex,
-        "invocationId": invocation_id,
-        "author": AUTHOR,
-        "timestamp": time.time(),
-        "content": {"role": "model", "parts": parts} if parts else None,
-        "partial": bool(step.partial),
-        "turnComplete": True if step.turn_complete else None,
-        "customMetadata": {"stage": step.stage} if getattr(step, "stage", None) else None,
-    }
-
-
-def encode(payload: dict[str, Any]) -> str:
-    """One ``data:`` line and the blank line after it; nulls are left out, as ADK does."""
-    return "data: " + json.dumps(drop_nulls(payload), ensure_ascii=False) + "\n\n"
-
-
-def drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [drop_nulls(v) for v in value]
-    return value
-
-
-def _camel_part(part: dict[str, Any]) -> dict[str, Any]:
-    return {_PART_KEYS.get(k, k): v for k, v in part.items()}
+def leading_tool_steps(steps: Sequence[Any], at_most: int = 2) -> list[Any]:
+    """The first tool-only steps of a turn, with nothing they would have announced:
+    no draft, no stage, not the last."""
+    out = []
+    for step in steps[:at_most]:
+        if any("text" in part for part in step.parts):
+            break
+        out.append(dataclasses.replace(step, turn_complete=False, draft=None, stage=None))
+    return out
 
 
 @dataclass
@@ -146,6 +141,7 @@ class Listener:
     """The response side: frames from the channel, heartbeats in the gaps."""
 
     channel: Channel
+    wire: SseWire
     heartbeat_interval: float
     on_heartbeat: Callable[[], None]
     cut_after: int | None = None  # the sse_cut fault: drop after this many events
@@ -159,7 +155,7 @@ class Listener:
             if frame is _CLOSED:
                 return
             if frame is None:
-                yield HEARTBEATS[beats % len(HEARTBEATS)]
+                yield self.wire.heartbeat(beats)
                 beats += 1
                 self.on_heartbeat()
                 continue

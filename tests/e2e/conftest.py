@@ -61,11 +61,16 @@ def start_stack(
     *,
     anonymous: bool = False,
     time_scale: float | None = None,
+    dialect: str = "default",
+    anonymous_credits: int = 100,
     **env: str,
 ) -> Stack:
     """Sandbox + gateway. By default the gateway holds a NEMO_TOKEN with plenty of
-    credits; `anonymous` makes it get an anonymous token (100 credits) itself."""
-    sandbox = processes.sandbox(tmp, speed).start()
+    credits; `anonymous` makes it get an anonymous token itself (with
+    `anonymous_credits`, by default the protocol's 100). `dialect` is the shape
+    the sandbox answers in."""
+    extra = ("--initial-credits", str(anonymous_credits)) if anonymous else ()
+    sandbox = processes.sandbox(tmp, speed, *extra, dialect=dialect).start()
     try:
         if not anonymous:
             minted = httpx.post(f"{sandbox.url}/_sandbox/tokens", json={"credits": 100_000})

@@ -15,11 +15,16 @@ from tests import processes
 from .support import Nemo
 
 SPEED = 200
+# The protocol's anonymous balance (the sandbox's own default is more generous),
+# so a generation or two reaches the 2001 path.
+ANONYMOUS_CREDITS = "100"
 
 
 @pytest.fixture(scope="session")
 def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    sandbox = processes.sandbox(tmp_path_factory.mktemp("sandbox"), SPEED).start(timeout=30)
+    tmp = tmp_path_factory.mktemp("sandbox")
+    sandbox = processes.sandbox(tmp, SPEED, "--initial-credits", ANONYMOUS_CREDITS)
+    sandbox.start(timeout=30)
     try:
         yield sandbox.url
     finally:

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from .support import Nemo, stats
+from .support import Nemo, arm, stats
 
 
 def test_anonymous_token_needs_a_client_id(http: httpx.Client) -> None:
@@ -97,3 +97,14 @@ def test_balance(nemo: Nemo) -> None:
 def test_unknown_route_is_an_enveloped_404(http: httpx.Client) -> None:
     r = http.get("/api/nothing/here")
     assert r.status_code == 404 and r.json()["code"] == 404 and "message" in r.json()
+
+
+def test_a_renewed_anonymous_token_is_the_same_user(nemo: Nemo) -> None:
+    first = nemo.anonymous("renewing-client")["data"]
+    nemo.new_session()
+    arm(nemo.http, "credits", "token_expired")
+    assert nemo.get("/api/credits/balance/simple").json()["code"] == 1001
+    again = nemo.anonymous("renewing-client")["data"]
+    assert again["token"] != first["token"] and again["user_id"] == first["user_id"]
+    state = nemo.get(f"/api/state/nemo_agent/me/{nemo.session_id}/latest").json()
+    assert state["code"] == 0  # the session survived the renewal
