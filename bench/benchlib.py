@@ -265,7 +265,9 @@ def gateway_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "gateway.cli", *args]
 
 
-def sandbox(tmp: Path, speed: float, heartbeat_real: float, **config: Any) -> Child:
+def sandbox(
+    tmp: Path, speed: float, heartbeat_real: float, dialect: str = "default", **config: Any
+) -> Child:
     """The sandbox upstream as its own process; ``heartbeat_real`` seconds between keep-alives."""
     port = free_port()
     child = Child(
@@ -279,6 +281,8 @@ def sandbox(tmp: Path, speed: float, heartbeat_real: float, **config: Any) -> Ch
             str(tmp / "sandbox"),
             "--heartbeat-seconds",
             str(heartbeat_real * speed),
+            "--dialect",
+            dialect,
         ),
         tmp / "sandbox.log",
         "sandbox listening on",
@@ -298,6 +302,13 @@ def sandbox_token(base_url: str, credits: int = 10**9) -> str:
 
 def sandbox_stats(base_url: str) -> dict[str, Any]:
     return httpx.get(f"{base_url}/_sandbox/stats", timeout=30).json()["data"]
+
+
+def sandbox_render(base_url: str, render_id: str) -> dict[str, Any]:
+    """A render's ``submitted_at``/``completed_at`` (epoch s), whatever the dialect."""
+    answer = httpx.get(f"{base_url}/_sandbox/renders/{render_id}", timeout=30)
+    answer.raise_for_status()
+    return answer.json()["data"]
 
 
 def gateway_env(tmp: Path, upstream: str, token: str, **extra: str) -> dict[str, str]:

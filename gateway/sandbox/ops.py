@@ -31,6 +31,27 @@ def dialect() -> tuple[Response, int]:
     return ok(current_app.extensions["sandbox.dialect"].public())
 
 
+@bp.get("/renders/<render_id>")
+def render_times(render_id: str) -> tuple[Response, int]:
+    """A render's clock in epoch seconds, the same in every dialect (benchmarks read it)."""
+    with store().locked() as st:
+        job = st.renders.get(render_id)
+        if job is None:
+            raise ApiError(404, f"render not found: {render_id}", status=404)
+        times = {"submitted_at": job.created_at, "completed_at": job.finished_at}
+        return ok({"id": job.id, "session_id": job.session_id, "status": str(job.status), **times})
+
+
+@bp.get("/sessions/<sid>")
+def session_times(sid: str) -> tuple[Response, int]:
+    """When each turn's stream of a session closed, in epoch seconds."""
+    with store().locked() as st:
+        session = st.sessions.get(sid)
+        if session is None:
+            raise ApiError(404, f"session not found: {sid}", status=404)
+        return ok({"id": sid, "streams_closed_at": list(session.streams_closed_at)})
+
+
 @bp.get("/faults")
 def list_faults() -> tuple[Response, int]:
     return ok({"faults": faults().listing()})

@@ -67,6 +67,8 @@ class Session:
     generated_media: list[dict[str, Any]] = field(default_factory=list)
     turns_started: int = 0
     turns_running: int = 0
+    # Epoch seconds at which each turn's stream was closed (operators, benchmarks).
+    streams_closed_at: list[float] = field(default_factory=list)
     # Turns of one session run one after the other, like one agent conversation.
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -256,6 +258,12 @@ class Store:
             session = self.sessions.get(session_id)
             if session is not None:
                 session.turns_running -= 1
+
+    def stream_closed(self, session_id: str) -> None:
+        with self._lock:
+            session = self.sessions.get(session_id)
+            if session is not None:
+                session.streams_closed_at.append(self.clock())
 
     def turn_lock(self, session_id: str) -> threading.Lock:
         with self._lock:

@@ -82,6 +82,7 @@ class TurnJob:
             self._settle(charge=False)
             self.channel.put(self.wire.error(f"turn failed: {exc}", "INTERNAL"))
         finally:
+            self.store.stream_closed(self.session_id)
             self.channel.close()
 
     def _walk(self) -> None:

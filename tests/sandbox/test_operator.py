@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from .support import ATTRIBUTION, Nemo, stats
@@ -53,3 +55,15 @@ def test_reset_forgets_tokens_sessions_and_counters(nemo: Nemo) -> None:
     nemo.http.post("/_sandbox/reset")
     assert nemo.get("/api/credits/balance/simple").json()["code"] == 1001
     assert stats(nemo.http)["requests"] == {"credits": 1}
+
+
+def test_stream_close_times_are_kept_per_session(nemo: Nemo) -> None:
+    nemo.registered(credits=1000)
+    nemo.new_session()
+    before = time.time()
+    nemo.run("hello there, what can you do?")
+    closed = nemo.http.get(f"/_sandbox/sessions/{nemo.session_id}").json()["data"]
+    assert len(closed["streams_closed_at"]) == 1
+    assert before <= closed["streams_closed_at"][0] <= time.time()
+    assert nemo.http.get("/_sandbox/sessions/nope").status_code == 404
+    assert nemo.http.get("/_sandbox/renders/nope").status_code == 404
