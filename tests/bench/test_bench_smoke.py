@@ -22,6 +22,7 @@ SCRIPTS = [
     "notify_latency.py",
     "upload_rss.py",
     "sqlite_writers.py",
+    "turn_endings.py",
 ]
 
 
