@@ -8,6 +8,7 @@ a turn that sends nothing but heartbeats for `heartbeat_only_limit` is lost.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,11 +51,18 @@ class TurnWatcher:
         self.error: AgentError | None = None
         self._raw_clip_seen = False
 
-    async def follow(self, session_id: str, text: str) -> None:
+    async def follow(
+        self,
+        session_id: str,
+        text: str,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Post ``text`` and follow the turn; ``before_send`` runs just before the POST."""
         limit = self.engine.timings.heartbeat_only_limit
         last_real = time.monotonic()
+        stream = self.engine.client.stream_message(session_id, text, before_send=before_send)
         # aclosing: leaving the loop early closes the upstream connection at once.
-        async with aclosing(self.engine.client.stream_message(session_id, text)) as events:
+        async with aclosing(stream) as events:
             async for event in events:
                 if event.kind == "heartbeat":
                     if time.monotonic() - last_real > limit:

@@ -17,6 +17,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,20 @@ class Database:
         with self._write_lock, self._writer.begin() as session:
             yield session
 
-    def insert_rows(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
+    def insert_rows(
+        self,
+        rows: Sequence[tuple[Table, dict[str, Any]]],
+        updates: Sequence[RowUpdate] = (),
+    ) -> None:
         """Insert ``rows`` (parents first) atomically; returns once they are committed.
 
         Concurrent callers in one process share a transaction (group commit,
         ``GroupCommit``): the request path pays for one commit per batch, not
         one per request, and SQLite's single write lock is taken once per batch.
+        ``updates`` run in the same transaction after the inserts (an
+        idempotency record learning the id of the resource it created).
         """
-        self._group.insert(rows)
+        self._group.insert(rows, updates)
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations shipped in the package up to ``revision``."""
@@ -179,11 +186,40 @@ class _SqliteWriteLock:
         return self._fd
 
 
-class _Pending:
-    __slots__ = ("done", "error", "lead", "rows")
+@dataclass(frozen=True)
+class RowUpdate:
+    """``UPDATE table SET values WHERE`` every ``where`` column equals its value."""
 
-    def __init__(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
+    table: Table
+    where: dict[str, Any]
+    values: dict[str, Any]
+
+    def statement(self, dialect: Any) -> tuple[str, list[Any]]:
+        prep = dialect.identifier_preparer
+        marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        column = lambda name: prep.format_column(self.table.c[name])  # noqa: E731
+        sets = ", ".join(f"{column(k)} = {marker}" for k in self.values)
+        conds = " AND ".join(f"{column(k)} = {marker}" for k in self.where)
+        sql = f"UPDATE {prep.format_table(self.table)} SET {sets} WHERE {conds}"
+        params = [*self._bound(self.values, dialect), *self._bound(self.where, dialect)]
+        return sql, params
+
+    def _bound(self, values: dict[str, Any], dialect: Any) -> list[Any]:
+        out = []
+        for name, value in values.items():
+            proc = self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            out.append(value if proc is None else proc(value))
+        return out
+
+
+class _Pending:
+    __slots__ = ("done", "error", "lead", "rows", "updates")
+
+    def __init__(
+        self, rows: Sequence[tuple[Table, dict[str, Any]]], updates: Sequence[RowUpdate] = ()
+    ) -> None:
         self.rows = rows
+        self.updates = updates
         self.error: BaseException | None = None
         # Set when this caller is handed the lead instead of being committed.
         self.lead = False
@@ -231,8 +267,10 @@ class GroupCommit:
         self._leading = False
         self._conn: Any = None  # the pool's proxy of the DB-API connection
 
-    def insert(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
-        pending = _Pending(rows)
+    def insert(
+        self, rows: Sequence[tuple[Table, dict[str, Any]]], updates: Sequence[RowUpdate] = ()
+    ) -> None:
+        pending = _Pending(rows, updates)
         with self._lock:
             self._queue.append(pending)
             follower = self._leading
@@ -297,6 +335,8 @@ class GroupCommit:
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
                 statements.append((plan.sql(len(chunk)), plan.values(chunk)))
+        dialect = self._db.engine.dialect
+        statements += [u.statement(dialect) for pending in batch for u in pending.updates]
         conn = self._connection()
         try:
             self._transaction(conn, statements)

@@ -142,6 +142,9 @@ class Video(Base):
     tool_steps: Mapped[Any | None]
     credits_charged: Mapped[int] = _zero()
     message_sent_at: Mapped[datetime | None]
+    # The balance read just before the message was sent ({available, frozen}):
+    # a lost turn compares it with the balance then to say whether it was charged.
+    credits_at_send: Mapped[Any | None]
     render_id: Mapped[str | None] = mapped_column(sa.String(200))
     render_attempts: Mapped[int] = _zero()
     poll_count: Mapped[int] = _zero()
@@ -176,6 +179,10 @@ class IdempotencyKey(Base):
     resource_id: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # The process running an in-flight request (``host:pid:token``) and how long
+    # it vouches for it: a lapsed lease or a dead owner is no longer in flight.
+    owner: Mapped[str | None] = mapped_column(sa.String(200))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class Event(Base):
