@@ -386,10 +386,11 @@ class CrashingUpstream(ScriptedUpstream):
             return
         await before_send()
         self.posted.append(text)
+        for event in self.events:  # what the worker saw before it died
+            yield event
         if self.then is not None:
             self.drafts, self.state_reads = self.then, 0
         raise asyncio.CancelledError  # the worker is gone: nothing more is written
-        yield  # pragma: no cover
 
 
 def _crash_then_resume(db: Database, engine: Engine, video_id: str) -> Video:
@@ -465,3 +466,20 @@ def test_a_lost_turn_whose_credits_moved_does_not_claim_nothing_was_charged(
     video = _crash_then_resume(db, _engine(db, upstream, tmp_path), video_id)
     assert video.error["code"] == "generation_lost"
     assert "no credits were charged" not in video.error["message"]
+
+
+def test_a_recovered_edit_that_left_the_draft_as_it_was_is_charged(
+    db: Database, tmp_path: Path
+) -> None:
+    """The tool steps seen before the crash are saved: the turn is charged as an edit."""
+    from gateway.sessions_service import create_edit
+
+    upstream = CrashingUpstream(events=[AgentEvent(EventKind.TEXT, text="Ready")], drafts=[DRAFT])
+    upstream.crash = False
+    parent = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    upstream.crash, upstream.events = True, [tool("add_title"), tool("add_title", True)]
+    edit = create_edit(db, parent.api_key_id, parent.id, {"instruction": "add a title 'Soak'"})
+    video = _crash_then_resume(db, _engine(db, upstream, tmp_path), edit.video.id)
+    assert video.status == "succeeded", video.error
+    assert video.credits_charged == 50
+    assert [step["tool"] for step in video.tool_steps] == ["add_title"]

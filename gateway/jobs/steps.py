@@ -273,7 +273,10 @@ async def recover(e: Engine, claim: Claim, video: Video, chat: ChatSession | Non
     """
     current = (await e.client.get_state(_sid(chat))).get("draft")
     reads = video.poll_count + 1
-    moved = current != video.baseline_draft and drafts.is_ready(current)
+    # Tool steps saved before the stream was lost prove the agent acted (and
+    # charged) even when the draft reads as before (a title added again).
+    acted = bool(video.tool_steps)
+    moved = (current != video.baseline_draft or acted) and drafts.is_ready(current)
     if moved and current == video.draft:
         await e.save(claim, video, phase=Phase.DRAFT.value, poll_count=0)
         return Continue()
