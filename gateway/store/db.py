@@ -28,6 +28,10 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.store import crypto
+from gateway.store import files as private
+from gateway.store.crypto import Keyring
+
 # Execution option read by the "begin" hook to pick the SQLite BEGIN flavour.
 _BEGIN_OPTION = "gateway_sqlite_begin"
 # Any constant works: it only serialises concurrent upgrades on one server.
@@ -52,8 +56,10 @@ def normalize_url(url: str) -> str:
 class Database:
     """One engine per process; sessions and write transactions come from here."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = normalize_url(url)
+        # Webhook secrets are sealed with it; resolved on first use when not given.
+        self._keyring = keyring
         self.engine: Engine = create_engine(self.url, echo=echo, **_engine_kwargs(self.url))
         self.dialect: str = self.engine.dialect.name
         write_engine = self.engine
@@ -77,6 +83,23 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url!r})"
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keys that seal webhook secrets (``gateway.store.crypto``).
+
+        Not given: from the environment, else the key file of the data dir
+        (for SQLite, the database's own directory, as the default layout has it).
+        """
+        if self._keyring is None:
+            self._keyring = crypto.load(self.data_dir())
+        return self._keyring
+
+    def data_dir(self) -> Path:
+        database = make_url(self.url).database
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            return Path(database).parent
+        return Path(os.environ.get("GATEWAY_DATA_DIR", "data"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -121,6 +144,8 @@ class Database:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             config = alembic_config()
             config.attributes["connection"] = conn
+            # Migrations that seal secrets ask for the keys only when there are rows.
+            config.attributes["keyring"] = lambda: self.keyring
             command.upgrade(config, revision)
 
     def dispose(self) -> None:
@@ -457,9 +482,23 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     if parsed.get_backend_name() != "sqlite":
         # Connections dropped by a database restart are replaced, not handed out.
         return {"pool_pre_ping": True}
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _private_sqlite_files(Path(database))
     return {}
+
+
+def _private_sqlite_files(database: Path) -> None:
+    """The database's directory 0700 and its files 0600, before SQLite opens it.
+
+    SQLite creates the WAL and shared-memory files with the database file's
+    own mode, so a 0600 database keeps them 0600 too; files of an older, looser
+    install are tightened here.
+    """
+    private.private_dir(database.parent)
+    private.private_file(database)
+    for suffix in ("-wal", "-shm", "-journal", "-writelock"):
+        private.tighten_existing(database.with_name(database.name + suffix))
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

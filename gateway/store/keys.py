@@ -46,17 +46,26 @@ def new_webhook_secret() -> str:
 
 
 def create_key(db: Database, name: str) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the plaintext, which is stored nowhere."""
+    """Create a key; returns it with the plaintext, which is stored nowhere.
+
+    Its webhook secret is stored sealed (``gateway.store.crypto``):
+    ``webhook_secret(db, key)`` opens it.
+    """
     plaintext = KEY_PREFIX + secrets.token_urlsafe(24)  # 32 characters
     key = ApiKey(
         name=name,
         key_prefix=plaintext[:_DISPLAY_CHARS],
         key_hash=hash_key(plaintext),
-        webhook_secret=new_webhook_secret(),
+        webhook_secret=db.keyring.seal(new_webhook_secret()),
     )
     with db.write() as session:
         session.add(key)
     return key, plaintext
+
+
+def webhook_secret(db: Database, key: ApiKey) -> str:
+    """The key's ``whsec_`` secret in the clear, to sign or to show its owner."""
+    return db.keyring.open(key.webhook_secret)
 
 
 def authenticate(session: Session, plaintext: str) -> ApiKey | None:
