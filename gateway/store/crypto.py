@@ -18,9 +18,9 @@ Where the keys come from, first match wins:
    dump, a replica or a stolen copy of ``gateway.db`` alone holds no usable
    secret.
 
-Rotation: put a new key first (``nemo-gateway`` accepts the list; old keys
-stay for decryption), restart, run ``reseal`` (``nemo-gateway secrets reseal``)
-to re-encrypt every row with the new key, then drop the old key.
+Rotation: put a new key first (old keys stay in the list for decryption),
+restart every process, run ``gateway.store.keys.reseal_secrets(db)`` to
+re-encrypt every row with the new key, then drop the old key.
 
 A stored value is ``enc:v1:<Fernet token>``. A value without the prefix is a
 plaintext secret written before the encryption migration (``open`` returns it
