@@ -39,6 +39,7 @@ def report(result: soak.Result) -> str:
         ("kill -9 of the gateway", f"{result.kills} (seed {o.seed})"),
         ("final statuses", statuses),
         ("errors", errors),
+        ("turns lost to a kill (generation_lost)", str(result.errors.get("generation_lost", 0))),
         ("messages posted (upstream)", str(f["messages_posted"])),
         (
             "credits charged upstream / recorded",
