@@ -354,10 +354,10 @@ def gateway_db(tmp: Path) -> Any:
 
 def api_key(db: Any, name: str = "bench") -> tuple[str, str, str]:
     """(key id, plaintext, webhook secret) of a new API key."""
-    from gateway.store.keys import create_key
+    from gateway.store.keys import create_key, webhook_secret
 
     key, plaintext = create_key(db, name)
-    return key.id, plaintext, key.webhook_secret
+    return key.id, plaintext, webhook_secret(db, key)
 
 
 # -- figures -------------------------------------------------------------------

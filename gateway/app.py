@@ -23,6 +23,7 @@ from gateway.config import GatewayConfig, from_env
 from gateway.media.signing import UrlSigner
 from gateway.media.store import MediaStore
 from gateway.representation import Links
+from gateway.store import crypto, files
 from gateway.store.db import Database
 
 SECRET_KEY_FILE = "signing.key"
@@ -52,8 +53,9 @@ def create_app(
 def build_services(
     config: GatewayConfig, *, upstream: Any = None, secret_key: str | None = None
 ) -> Services:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(config.db_url)
+    # Database, media, uploads, keys: readable by the gateway's own user only.
+    files.private_dir(config.data_dir)
+    db = Database(config.db_url, keyring=crypto.load(config.data_dir))
     db.upgrade()
     signer = UrlSigner(signing_key(config.data_dir, secret_key))
     links = Links((config.public_url or LOCAL_BASE_URL).rstrip("/"), signer, config.output_url_ttl)

@@ -49,7 +49,10 @@ class Timings:
     poll_late: float = 2.0
     poll_late_after: float = 24.0
     poll_late_until: float = 180.0
+    # Past `render_deadline` a render the upstream still runs is kept (it was
+    # paid for) and polled on; only `render_hard_cap` fails it (render_timeout).
     render_deadline: float = 1800.0
+    render_hard_cap: float = 6 * 3600.0
     # Upstream 429 answers are honoured up to this wait before giving up a try.
     max_retry_wait: float = 60.0
     webhook_progress_every: float = 10.0
@@ -77,6 +80,7 @@ _UPSTREAM_WAITS = (
     "poll_late_after",
     "poll_late_until",
     "render_deadline",
+    "render_hard_cap",
     "max_retry_wait",
     "webhook_backoff",
 )

@@ -84,6 +84,7 @@ def create_subscription(
 ) -> Created:
     check_url(request["url"], allow_private=allow_private)
     now = utcnow()
+    secret = new_secret()  # shown this once; stored sealed
     with db.write() as session:
         if store.count_subscriptions(session, api_key_id) >= MAX_SUBSCRIPTIONS:
             raise SubscriptionLimit(api_key_id)
@@ -92,14 +93,14 @@ def create_subscription(
             url=request["url"],
             events=_events(request["events"]),
             description=request.get("description"),
-            secret=new_secret(),
+            secret=db.keyring.seal(secret),
             status=store.ACTIVE,
             created_at=now,
             updated_at=now,
         )
         session.add(row)
         session.flush()
-        return Created(row, row.secret)
+        return Created(row, secret)
 
 
 def list_subscriptions(db: Database, api_key_id: str) -> Sequence[WebhookSubscription]:
@@ -150,12 +151,13 @@ def rotate_secret(db: Database, api_key_id: str, subscription_id: str) -> Create
     now = utcnow()
     with db.write() as session:
         row = _get(session, api_key_id, subscription_id)
+        secret = new_secret()  # shown this once; stored sealed
         row.previous_secret = row.secret
         row.previous_secret_expires_at = now + ROTATION_GRACE
-        row.secret = new_secret()
+        row.secret = db.keyring.seal(secret)
         row.updated_at = now
         session.flush()
-        return Created(row, row.secret)
+        return Created(row, secret)
 
 
 def recover(db: Database, api_key_id: str, subscription_id: str, since: datetime) -> int:

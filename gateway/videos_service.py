@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.jobs.events import TERMINAL_EVENTS, target_urls
 from gateway.jobs.states import Phase, Status, is_terminal
 from gateway.representation import Links, iso, video_resource
+from gateway.store import idempotency
 from gateway.store import videos as store
 from gateway.store.db import Database
 from gateway.store.ids import new_id
@@ -126,7 +127,9 @@ def create_video(
         "created_at": now,
         "updated_at": now,
     }
-    db.insert_rows([(ChatSession.__table__, chat), (Video.__table__, store.video_row(fields))])
+    rows = [(ChatSession.__table__, chat), (Video.__table__, store.video_row(fields))]
+    # A keyed request's record names the video in the same transaction.
+    db.insert_rows(rows, idempotency.link_updates(video_id))
     # What a read right after the commit returns (the columns left out are NULL),
     # without the cost of an ORM instance: the answer only reads attributes.
     return VideoView(cast(Video, SimpleNamespace(**{**_UNSET_COLUMNS, **fields})))

@@ -46,6 +46,8 @@ def test_turn_costs_follow_what_the_turn_did() -> None:
     assert costs.charged("message", DRAFT, DRAFT) == 0
     assert costs.charged("message", DRAFT, DRAFT, [{"tool": "generate_video"}]) == 100
     assert costs.charged("export", None, DRAFT) == 0
+    # An edit tool ran but the draft reads the same (a title added again): still an edit.
+    assert costs.charged("edit", DRAFT, DRAFT, [{"tool": "add_title", "status": "ok"}]) == 50
     assert (costs.expected("generate"), costs.expected("edit"), costs.expected("message")) == (
         100,
         50,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import av
 import numpy as np
 import pytest
 
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, Timings
 from gateway.jobs.engine import Engine
 from gateway.jobs.states import TERMINAL
 from gateway.media.signing import UrlSigner
@@ -66,6 +66,9 @@ class ScriptedUpstream:
     drafts: list[dict[str, Any] | None]
     clean_close: bool = True
     render: dict[str, Any] = field(default_factory=lambda: {"status": "completed"})
+    # Render answers before ``render`` (one per poll), e.g. a long "processing" run.
+    render_script: list[dict[str, Any]] = field(default_factory=list)
+    polls: int = 0
     submit_errors: list[UpstreamError] = field(default_factory=list)
     posted: list[str] = field(default_factory=list)
     state_reads: int = 0
@@ -91,7 +94,11 @@ class ScriptedUpstream:
             self.state_reads += 1
         return {"draft": draft}
 
-    async def stream_message(self, session_id: str, text: str) -> AsyncIterator[AgentEvent]:
+    async def stream_message(
+        self, session_id: str, text: str, before_send: Any = None
+    ) -> AsyncIterator[AgentEvent]:
+        if before_send is not None:
+            await before_send()
         self.posted.append(text)
         for event in self.events:
             yield event
@@ -105,7 +112,9 @@ class ScriptedUpstream:
         return RenderJob(render_id, "pending")
 
     async def render_status(self, render_id: str) -> RenderJob:
-        return RenderJob.from_payload(self.render, render_id)
+        self.polls += 1
+        answer = self.render_script.pop(0) if self.render_script else self.render
+        return RenderJob.from_payload(answer, render_id)
 
     def fallback_download_url(self, render_id: str) -> str:
         return f"http://upstream.test/api/render/proxy/{render_id}/download"
@@ -135,8 +144,10 @@ def db(tmp_path: Path) -> Database:
     database.dispose()
 
 
-def _engine(db: Database, upstream: ScriptedUpstream, tmp: Path) -> Engine:
-    config = GatewayConfig(data_dir=tmp)
+def _engine(
+    db: Database, upstream: ScriptedUpstream, tmp: Path, timings: Timings | None = None
+) -> Engine:
+    config = GatewayConfig(data_dir=tmp, timings=timings or Timings())
     links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
     return Engine(db, upstream, MediaStore(tmp / "media"), config, links, owner="test")
 
@@ -147,14 +158,24 @@ def _claims(db: Database) -> list[leases.Claim]:
     return leases.claim_due(db, Video, owner="test", now=later, limit=1, lease_seconds=30)
 
 
-def run_to_end(db: Database, upstream: ScriptedUpstream, tmp: Path, body: dict[str, Any]) -> Video:
+def run_to_end(
+    db: Database,
+    upstream: ScriptedUpstream,
+    tmp: Path,
+    body: dict[str, Any],
+    timings: Timings | None = None,
+) -> Video:
     """Create a video and drive it to a terminal status, skipping every sleep."""
     key, _ = create_key(db, "test")
     video_id = create_video(db, key.id, body).video.id
-    engine = _engine(db, upstream, tmp)
+    return drive(db, _engine(db, upstream, tmp, timings), video_id)
+
+
+def drive(db: Database, engine: Engine, video_id: str) -> Video:
+    """Run every due video until ``video_id`` is terminal."""
 
     async def drive() -> None:
-        for _ in range(200):
+        for _ in range(400):
             for claim in _claims(db):
                 await engine.run(claim)
             with db.session() as s:
@@ -239,8 +260,9 @@ def test_an_unknown_render_state_keeps_polling(db: Database, tmp_path: Path) -> 
         drafts=[DRAFT],
         render={"status": "encoding", "progress": 80},
     )
-    # The deadline ends an endless unknown state, as it would a "processing" one.
-    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    # The hard cap ends an endless unknown state, as it would a "processing" one.
+    timings = replace(Timings(), render_hard_cap=3600.0)
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"}, timings)
     assert video.status == "failed" and video.error["code"] == "render_timeout"
     assert upstream.downloaded == []
 
@@ -289,3 +311,175 @@ def test_cancel_while_rendering_asks_the_upstream_to_stop(db: Database, tmp_path
     with db.session() as s:
         assert s.get(Video, video_id).status == "canceled"
     assert upstream.cancelled == upstream.submitted
+
+
+# -- durability: paid work is kept, internals stay out of public errors ----------
+
+
+def test_a_render_past_its_deadline_that_the_upstream_still_runs_is_kept(
+    db: Database, tmp_path: Path
+) -> None:
+    # The turn was charged; the upstream reports the render alive for longer
+    # than render_deadline (100 polls of the schedule: 12 minutes), then done.
+    upstream = ScriptedUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Done")],
+        drafts=[DRAFT],
+        render_script=[{"status": "processing"}] * 100,
+    )
+    from gateway.jobs.steps import _schedule_elapsed
+
+    timings = replace(Timings(), render_deadline=300.0)
+    assert _schedule_elapsed(timings, 100) > timings.render_deadline
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"}, timings)
+    assert video.status == "succeeded", video.error
+    assert upstream.polls == 101 and len(upstream.submitted) == 1
+
+
+def test_a_render_the_upstream_fails_after_the_deadline_fails_as_render_failed(
+    db: Database, tmp_path: Path
+) -> None:
+    upstream = ScriptedUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Done")],
+        drafts=[DRAFT],
+        render={"status": "failed", "error": "encoder crashed"},
+        render_script=[{"status": "processing"}] * 80,
+    )
+    timings = replace(Timings(), render_deadline=300.0)
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"}, timings)
+    assert video.status == "failed" and video.error["code"] == "render_failed"
+
+
+class LeakyUpstream(ScriptedUpstream):
+    """The state read fails with an exception whose text quotes an internal request."""
+
+    async def get_state(self, session_id: str) -> dict[str, Any]:
+        raise ValueError("<Request('GET', 'http://10.0.0.7/api/state?token=nmv_usr_secret')>")
+
+
+def test_an_unexpected_exception_never_reaches_the_public_error(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from gateway.jobs.engine import INTERNAL_ERROR_TEXT
+
+    upstream = LeakyUpstream(events=[], drafts=[None])
+    video = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert video.status == "failed"
+    assert video.error["code"] == "internal_error"
+    assert video.error["message"] == INTERNAL_ERROR_TEXT
+    assert "Request" not in str(video.error) and "nmv_usr" not in str(video.error)
+    # The details are in the log, with the video id.
+    assert any(video.id in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+class CrashingUpstream(ScriptedUpstream):
+    """The process dies right after the message left: the stream never comes back."""
+
+    crash: bool = True
+    then: list[dict[str, Any] | None] | None = None  # the drafts once the message arrived
+
+    async def stream_message(
+        self, session_id: str, text: str, before_send: Any = None
+    ) -> AsyncIterator[AgentEvent]:
+        if not self.crash:
+            async for event in super().stream_message(session_id, text, before_send):
+                yield event
+            return
+        await before_send()
+        self.posted.append(text)
+        for event in self.events:  # what the worker saw before it died
+            yield event
+        if self.then is not None:
+            self.drafts, self.state_reads = self.then, 0
+        raise asyncio.CancelledError  # the worker is gone: nothing more is written
+
+
+def _crash_then_resume(db: Database, engine: Engine, video_id: str) -> Video:
+    async def crash() -> None:
+        for claim in _claims(db):
+            try:
+                await engine.run(claim)
+            except asyncio.CancelledError:
+                return
+
+    for _ in range(5):  # session, media, send (killed mid-stream)
+        asyncio.run(crash())
+    with db.write() as s:
+        video = s.get(Video, video_id)
+        assert video.phase == "stream", "killed after the sent mark"
+        video.lease_expires_at = utcnow()  # the dead worker's lease has lapsed
+    return drive(db, engine, video_id)
+
+
+def test_a_recovered_edit_is_charged_like_a_normal_one(db: Database, tmp_path: Path) -> None:
+    from gateway.sessions_service import create_edit
+
+    upstream = CrashingUpstream(
+        events=[AgentEvent(EventKind.TEXT, text="Your video is ready")], drafts=[DRAFT]
+    )
+    upstream.crash = False
+    parent = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    assert parent.status == "succeeded" and parent.credits_charged == 100
+    # The edit's message leaves, the worker dies; the agent adds the music meanwhile.
+    upstream.crash, upstream.then = True, [WITH_MUSIC]
+    edit = create_edit(db, parent.api_key_id, parent.id, {"instruction": "add lo-fi music"})
+    engine = _engine(db, upstream, tmp_path)
+    video = _crash_then_resume(db, engine, edit.video.id)
+    assert video.status == "succeeded", video.error
+    assert len(upstream.posted) == 2, "the edit was posted once"
+    assert video.credits_charged == 50
+    assert video.changes and video.changes[0]["change"] == "added"
+
+
+def test_a_lost_turn_with_nothing_charged_says_so(db: Database, tmp_path: Path) -> None:
+    # Killed between the sent mark and the POST: the upstream never saw the message.
+    class NeverArrived(CrashingUpstream):
+        async def stream_message(
+            self, session_id: str, text: str, before_send: Any = None
+        ) -> AsyncIterator[AgentEvent]:
+            await before_send()
+            raise asyncio.CancelledError
+            yield  # pragma: no cover
+
+    upstream = NeverArrived(events=[], drafts=[None])
+    key, _ = create_key(db, "test")
+    video_id = create_video(db, key.id, {"prompt": "waves"}).video.id
+    video = _crash_then_resume(db, _engine(db, upstream, tmp_path), video_id)
+    assert upstream.posted == [], "never re-sent"
+    assert video.status == "failed" and video.error["code"] == "generation_lost"
+    assert "no credits were charged" in video.error["message"]
+    assert video.credits_charged == 0
+
+
+def test_a_lost_turn_whose_credits_moved_does_not_claim_nothing_was_charged(
+    db: Database, tmp_path: Path
+) -> None:
+    class Spent(CrashingUpstream):
+        reads: int = 0
+
+        async def credits(self) -> Credits:
+            self.reads += 1
+            return Credits(10_000, 0, 10_000) if self.reads == 1 else Credits(9_900, 100, 10_000)
+
+    upstream = Spent(events=[], drafts=[None])
+    key, _ = create_key(db, "test")
+    video_id = create_video(db, key.id, {"prompt": "waves"}).video.id
+    video = _crash_then_resume(db, _engine(db, upstream, tmp_path), video_id)
+    assert video.error["code"] == "generation_lost"
+    assert "no credits were charged" not in video.error["message"]
+
+
+def test_a_recovered_edit_that_left_the_draft_as_it_was_is_charged(
+    db: Database, tmp_path: Path
+) -> None:
+    """The tool steps seen before the crash are saved: the turn is charged as an edit."""
+    from gateway.sessions_service import create_edit
+
+    upstream = CrashingUpstream(events=[AgentEvent(EventKind.TEXT, text="Ready")], drafts=[DRAFT])
+    upstream.crash = False
+    parent = run_to_end(db, upstream, tmp_path, {"prompt": "waves"})
+    upstream.crash, upstream.events = True, [tool("add_title"), tool("add_title", True)]
+    edit = create_edit(db, parent.api_key_id, parent.id, {"instruction": "add a title 'Soak'"})
+    video = _crash_then_resume(db, _engine(db, upstream, tmp_path), edit.video.id)
+    assert video.status == "succeeded", video.error
+    assert video.credits_charged == 50
+    assert [step["tool"] for step in video.tool_steps] == ["add_title"]

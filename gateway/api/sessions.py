@@ -74,10 +74,14 @@ def post_message(session_id: str) -> Response:
     check_media(body, g.api_key.id)
     wait = parse_prefer_wait(request.headers.get("Prefer"), svc.config.max_wait_seconds)
     view = _call(lambda: messages.post_message(svc.db, g.api_key.id, session_id, body, _upstream))
+    return answer_message(view, wait)
+
+
+def answer_message(view: messages.MessageView, wait: int | None) -> Response:
+    """The answer to a posted message (also a keyed retry's after a crash)."""
+    services().wake()  # a turn or an export video may have been queued
     if view.export is not None or is_terminal(view.message.status):
-        svc.wake()  # an export video may have been queued
         return _message_response(view, wait, done=True)
-    svc.wake()
     if wait:
         view = _wait(view, wait)
     return _message_response(view, wait, done=is_terminal(view.message.status))

@@ -34,13 +34,19 @@ def charged(
     after: dict[str, Any] | None,
     tool_steps: Sequence[dict[str, Any]] | None = None,
 ) -> int:
-    """The cost of a finished turn: a generation, an edit, or nothing."""
+    """The cost of a finished turn: a generation, an edit, or nothing.
+
+    An edit is charged when the agent ran a tool on the draft even if the
+    draft reads the same afterwards (a title added again, a volume set to the
+    value it had): the upstream bills the edit turn, not the difference. Only
+    a turn with neither a tool call nor a changed draft (a chat reply) is free.
+    """
     if kind == "export":
         return 0
     names = [str(step.get("tool", "")) for step in tool_steps or ()]
     generated = any(hint in name for name in names for hint in _GENERATE_TOOLS)
     if generated or (not drafts.is_ready(before) and drafts.is_ready(after)):
         return GENERATION
-    if drafts.diff(before, after):
+    if names or drafts.diff(before, after):
         return EDIT
     return 0

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Unexpected errors are retried this many times (with backoff) before failing.
 MAX_ATTEMPTS = 5
+# The public message of an unexpected failure: never the exception's text.
+INTERNAL_ERROR_TEXT = "the gateway failed to process this video; the error was logged"
 MESSAGE_KIND = "message"
 # Phases where an upstream render job may be running.
 _RENDERING = frozenset({Phase.RENDER_SUBMIT.value, Phase.RENDER_POLL.value})
@@ -104,9 +106,11 @@ class Engine:
             if exc.retryable:
                 return await self._retry_later(claim, video, exc.code, str(exc.message))
             return Fail(exc.code, exc.message, False, exc.upstream_code, _extra(exc))
-        except Exception as exc:  # a bug or an unforeseen answer: retry, then fail
+        except Exception:  # a bug or an unforeseen answer: retry, then fail
+            # The details (which may quote an upstream request) go to the log
+            # with the video id; the public error keeps a stable code and safe text.
             log.exception("step %s failed for %s", phase, video.id)
-            return await self._retry_later(claim, video, "internal_error", repr(exc))
+            return await self._retry_later(claim, video, "internal_error", INTERNAL_ERROR_TEXT)
 
     async def _retry_later(self, claim: leases.Claim, video: Video, code: str, msg: str) -> Outcome:
         attempts = video.attempts + 1

@@ -103,24 +103,31 @@ def _upload_ids(video: Video) -> list[str]:
 
 async def send(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
     sid = _sid(chat)
-    refusal = await _credit_guard(e, video)
-    if refusal is not None:
-        return refusal
+    balance = await _credit_guard(e, video)
+    if isinstance(balance, Fail):
+        return balance
     state = await e.client.get_state(sid)
     baseline = state.get("draft")
-    # "Sent" is durable before the POST: after a crash we recover, never re-send.
-    await e.save(
-        claim,
-        video,
-        phase=Phase.STREAM.value,
-        stage="generating",
-        progress=10,
-        baseline_draft=baseline,
-        message_sent_at=utcnow(),
-    )
+
+    async def mark_sent() -> None:
+        # "Sent" is durable before the POST: after a crash we recover, never
+        # re-send. The client awaits this right before it hands the request to
+        # the connection (nothing else is awaited in between), so a crash can
+        # leave "sent" without a request only in that last instant.
+        await e.save(
+            claim,
+            video,
+            phase=Phase.STREAM.value,
+            stage="generating",
+            progress=10,
+            baseline_draft=baseline,
+            credits_at_send=balance,
+            message_sent_at=utcnow(),
+        )
+
     watcher = TurnWatcher(e, claim, video)
     try:
-        await watcher.follow(sid, message_for(video))
+        await watcher.follow(sid, message_for(video), before_send=mark_sent)
     except StreamDropped as exc:
         if exc.clean_close:
             # A clean close ends the turn, with or without text (a silent
@@ -169,11 +176,13 @@ def _said(watcher: TurnWatcher | None) -> dict[str, Any]:
     return {"reply": watcher.reply, "tool_steps": watcher.tool_steps}
 
 
-async def _credit_guard(e: Engine, video: Video) -> Fail | None:
+async def _credit_guard(e: Engine, video: Video) -> Fail | dict[str, int] | None:
     """Refuse a turn the balance cannot pay for, before anything is sent.
 
     Best effort: when the balance cannot be read, the message goes out and the
-    upstream refuses an unpaid turn itself (2001, not delivered).
+    upstream refuses an unpaid turn itself (2001, not delivered). Otherwise the
+    balance read is returned: it is kept with the "sent" mark, so a lost turn
+    can later tell whether anything was charged.
     """
     cost = costs.expected(video.kind)
     if not cost:
@@ -184,7 +193,7 @@ async def _credit_guard(e: Engine, video: Video) -> Fail | None:
         log.info("credit check skipped for %s: %s", video.id, exc.code)
         return None
     if balance.available >= cost:
-        return None
+        return {"available": balance.available, "frozen": balance.frozen}
     return Fail(
         "insufficient_credits",
         f"this {video.kind} needs about {cost} credits; {balance.available} are available",
@@ -264,18 +273,46 @@ async def recover(e: Engine, claim: Claim, video: Video, chat: ChatSession | Non
     """
     current = (await e.client.get_state(_sid(chat))).get("draft")
     reads = video.poll_count + 1
-    moved = current != video.baseline_draft and drafts.is_ready(current)
+    # Tool steps saved before the stream was lost prove the agent acted (and
+    # charged) even when the draft reads as before (a title added again).
+    acted = bool(video.tool_steps)
+    moved = (current != video.baseline_draft or acted) and drafts.is_ready(current)
     if moved and current == video.draft:
         await e.save(claim, video, phase=Phase.DRAFT.value, poll_count=0)
         return Continue()
     if not moved and reads >= e.timings.recover_tries:
-        return Fail(
-            "generation_lost",
-            "the upstream turn ended without a result (stream lost, state unchanged)",
-            retryable=True,
-        )
+        return Fail("generation_lost", await _lost_message(e, video), retryable=True)
     await e.save(claim, video, poll_count=0 if moved else reads, draft=current if moved else None)
     return Sleep(later(e.timings.recover_every))
+
+
+LOST_UNCHARGED = (
+    "the message may not have reached the upstream; no credits were charged "
+    "(the draft and the credit balance are unchanged since it was sent)"
+)
+LOST_UNKNOWN = "the upstream turn ended without a result (stream lost, state unchanged)"
+
+
+async def _lost_message(e: Engine, video: Video) -> str:
+    """Why a lost turn failed, saying "no credits were charged" only when it shows.
+
+    The draft is unchanged (that is why the turn is lost). The balance read
+    when the message was marked sent is compared with one read now: nothing
+    spent and nothing frozen since means the upstream took no turn (it freezes
+    a turn's cost when it accepts the message). The balance is the account's,
+    so other turns running meanwhile make this say nothing rather than guess.
+    """
+    before = video.credits_at_send
+    if not isinstance(before, dict):
+        return LOST_UNKNOWN
+    try:
+        now = await e.client.credits()
+    except UpstreamError:
+        return LOST_UNKNOWN
+    unchanged = now.available >= before.get("available", 0) and now.frozen <= before.get(
+        "frozen", 0
+    )
+    return LOST_UNCHARGED if unchanged else LOST_UNKNOWN
 
 
 async def settle(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
@@ -367,8 +404,9 @@ async def render_poll(e: Engine, claim: Claim, video: Video, chat: ChatSession |
         return Continue()
     if job.status == "failed":
         return await _render_failed(e, claim, video, job.error or "render failed")
-    if _render_elapsed(video, e) > e.timings.render_deadline:
-        return Fail("render_timeout", "the render did not finish in time", retryable=True)
+    overdue = _render_overdue(e, video, job.status)
+    if overdue is not None:
+        return overdue
     progress = 70 + int(min(max(job.progress or 0.0, 0.0), 1.0) * 25)  # the client gives 0..1
     since = (utcnow() - _aware(video.updated_at)).total_seconds()
     polls, delay = next_poll(e.timings, video.poll_count, video.progress, since, job.progress)
@@ -443,14 +481,53 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _render_overdue(e: Engine, video: Video, status: str) -> Fail | None:
+    """A render the upstream still runs is kept past ``render_deadline``.
+
+    The upstream charged for the turn whose draft this renders, and a job it
+    still reports as pending or processing may yet finish: giving up at the
+    deadline threw paid work away. Past the deadline the gateway logs the
+    render and polls on (at ``poll_max``); a job the upstream fails or forgets
+    ends the video through ``_render_failed`` or its error. Only
+    ``render_hard_cap`` (hours) ends a render that never finishes.
+    """
+    elapsed = _render_elapsed(video, e)
+    if elapsed > e.timings.render_hard_cap:
+        hours = e.timings.render_hard_cap / 3600
+        return Fail(
+            "render_timeout",
+            f"the render was still running upstream after {hours:g} hours",
+            retryable=True,
+        )
+    if elapsed > e.timings.render_deadline and video.poll_count % 20 == 0:
+        log.warning(
+            "video %s: render %s past its deadline (%.0f s), still %s upstream; polling on",
+            video.id,
+            video.render_id,
+            elapsed,
+            status,
+        )
+    return None
+
+
 def _render_elapsed(video: Video, e: Engine) -> float:
     # Sum of the geometric poll delays so far: no extra column needed.
     return _schedule_elapsed(e.timings, video.poll_count + 1)
 
 
 def _schedule_elapsed(t: Timings, polls: int) -> float:
-    # A lower bound of the render's time: polls on a prediction are not counted.
-    return sum(poll_delay(t, i) for i in range(polls))
+    """A lower bound of the render's time: polls on a prediction are not counted.
+
+    One pass (``poll_delay`` per poll would be quadratic, and a render kept
+    for hours past its deadline is polled hundreds of times).
+    """
+    elapsed = 0.0
+    for i in range(polls):
+        delay = min(t.poll_first * t.poll_factor**i, t.poll_max)
+        if t.poll_late > 0 and t.poll_late_after <= elapsed < t.poll_late_until:
+            delay = min(delay, t.poll_late)
+        elapsed += delay
+    return elapsed
 
 
 async def _render_failed(e: Engine, claim: Claim, video: Video, message: str) -> Outcome:

@@ -8,6 +8,7 @@ a turn that sends nothing but heartbeats for `heartbeat_only_limit` is lost.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,11 +51,18 @@ class TurnWatcher:
         self.error: AgentError | None = None
         self._raw_clip_seen = False
 
-    async def follow(self, session_id: str, text: str) -> None:
+    async def follow(
+        self,
+        session_id: str,
+        text: str,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Post ``text`` and follow the turn; ``before_send`` runs just before the POST."""
         limit = self.engine.timings.heartbeat_only_limit
         last_real = time.monotonic()
+        stream = self.engine.client.stream_message(session_id, text, before_send=before_send)
         # aclosing: leaving the loop early closes the upstream connection at once.
-        async with aclosing(self.engine.client.stream_message(session_id, text)) as events:
+        async with aclosing(stream) as events:
             async for event in events:
                 if event.kind == "heartbeat":
                     if time.monotonic() - last_real > limit:
@@ -71,10 +79,10 @@ class TurnWatcher:
     async def _handle(self, event: Any) -> None:
         if event.kind == "tool_call":
             self.tool_steps.append({"tool": event.tool_name or "tool", "status": "running"})
-            await self._on_tool_call(event.tool_name or "")
+            await self._record_steps(self._stage_after_call(event.tool_name or ""))
         elif event.kind == "tool_result":
             self._settle_step(event.tool_name or "tool", event.tool_response)
-            await self._on_tool_result(event.tool_name or "")
+            await self._record_steps(self._stage_after_result(event.tool_name or ""))
         elif event.kind == "text" and not event.partial and event.text:
             if not is_ignorable_trailer(event.text):
                 self.reply_parts.append(translate_gui(event.text))
@@ -92,23 +100,30 @@ class TurnWatcher:
                 step["status"] = status
                 return
 
-    async def _on_tool_call(self, name: str) -> None:
+    def _stage_after_call(self, name: str) -> tuple[str, int] | None:
         if self._raw_clip_seen:
-            await self._stage("post_production", 60)
-        elif any(hint in name for hint in _GENERATE_HINTS):
-            await self._stage("generating", 15)
+            return "post_production", 60
+        if any(hint in name for hint in _GENERATE_HINTS):
+            return "generating", 15
+        return None
 
-    async def _on_tool_result(self, name: str) -> None:
+    def _stage_after_result(self, name: str) -> tuple[str, int] | None:
         if any(hint in name for hint in _GENERATE_HINTS) and not self._raw_clip_seen:
             self._raw_clip_seen = True
-            await self._stage("raw_clip_ready", 50)
+            return "raw_clip_ready", 50
+        return None
 
-    async def _stage(self, stage: str, progress: int) -> None:
-        if self.video.stage == stage:
-            return
-        await self.engine.save(
-            self.claim, self.video, stage=stage, progress=max(self.video.progress, progress)
-        )
+    async def _record_steps(self, stage: tuple[str, int] | None) -> None:
+        """Save the tool steps so far (and a new stage) as they happen.
+
+        The steps decide what the turn cost (``costs.charged``): kept on the row
+        at once, a turn recovered after a crash is charged like one followed to
+        the end. A handful of tool events per turn: a handful of small writes.
+        """
+        values: dict[str, Any] = {"tool_steps": [dict(step) for step in self.tool_steps]}
+        if stage is not None and self.video.stage != stage[0]:
+            values.update(stage=stage[0], progress=max(self.video.progress, stage[1]))
+        await self.engine.save(self.claim, self.video, **values)
 
     @property
     def reply(self) -> str | None:

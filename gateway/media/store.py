@@ -7,6 +7,8 @@ from pathlib import Path
 
 import av
 
+from gateway.store import files
+
 
 @dataclass(frozen=True)
 class MediaFacts:
@@ -18,7 +20,7 @@ class MediaFacts:
 class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        files.private_dir(self.root)  # mirrored videos are the key holders' own
 
     def path_for(self, video_id: str) -> Path:
         return self.root / f"{video_id}.mp4"

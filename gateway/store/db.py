@@ -17,6 +17,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.store import crypto
+from gateway.store import files as private
+from gateway.store.crypto import Keyring
 
 # Execution option read by the "begin" hook to pick the SQLite BEGIN flavour.
 _BEGIN_OPTION = "gateway_sqlite_begin"
@@ -51,8 +56,10 @@ def normalize_url(url: str) -> str:
 class Database:
     """One engine per process; sessions and write transactions come from here."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = normalize_url(url)
+        # Webhook secrets are sealed with it; resolved on first use when not given.
+        self._keyring = keyring
         self.engine: Engine = create_engine(self.url, echo=echo, **_engine_kwargs(self.url))
         self.dialect: str = self.engine.dialect.name
         write_engine = self.engine
@@ -77,6 +84,23 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self.engine.url!r})"
 
+    @property
+    def keyring(self) -> Keyring:
+        """The keys that seal webhook secrets (``gateway.store.crypto``).
+
+        Not given: from the environment, else the key file of the data dir
+        (for SQLite, the database's own directory, as the default layout has it).
+        """
+        if self._keyring is None:
+            self._keyring = crypto.load(self.data_dir())
+        return self._keyring
+
+    def data_dir(self) -> Path:
+        database = make_url(self.url).database
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            return Path(database).parent
+        return Path(os.environ.get("GATEWAY_DATA_DIR", "data"))
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work; commits on success, rolls back on error.
@@ -97,14 +121,20 @@ class Database:
         with self._write_lock, self._writer.begin() as session:
             yield session
 
-    def insert_rows(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
+    def insert_rows(
+        self,
+        rows: Sequence[tuple[Table, dict[str, Any]]],
+        updates: Sequence[RowUpdate] = (),
+    ) -> None:
         """Insert ``rows`` (parents first) atomically; returns once they are committed.
 
         Concurrent callers in one process share a transaction (group commit,
         ``GroupCommit``): the request path pays for one commit per batch, not
         one per request, and SQLite's single write lock is taken once per batch.
+        ``updates`` run in the same transaction after the inserts (an
+        idempotency record learning the id of the resource it created).
         """
-        self._group.insert(rows)
+        self._group.insert(rows, updates)
 
     def upgrade(self, revision: str = "head") -> None:
         """Run the Alembic migrations shipped in the package up to ``revision``."""
@@ -114,6 +144,8 @@ class Database:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             config = alembic_config()
             config.attributes["connection"] = conn
+            # Migrations that seal secrets ask for the keys only when there are rows.
+            config.attributes["keyring"] = lambda: self.keyring
             command.upgrade(config, revision)
 
     def dispose(self) -> None:
@@ -179,11 +211,40 @@ class _SqliteWriteLock:
         return self._fd
 
 
-class _Pending:
-    __slots__ = ("done", "error", "lead", "rows")
+@dataclass(frozen=True)
+class RowUpdate:
+    """``UPDATE table SET values WHERE`` every ``where`` column equals its value."""
 
-    def __init__(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
+    table: Table
+    where: dict[str, Any]
+    values: dict[str, Any]
+
+    def statement(self, dialect: Any) -> tuple[str, list[Any]]:
+        prep = dialect.identifier_preparer
+        marker = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        column = lambda name: prep.format_column(self.table.c[name])  # noqa: E731
+        sets = ", ".join(f"{column(k)} = {marker}" for k in self.values)
+        conds = " AND ".join(f"{column(k)} = {marker}" for k in self.where)
+        sql = f"UPDATE {prep.format_table(self.table)} SET {sets} WHERE {conds}"
+        params = [*self._bound(self.values, dialect), *self._bound(self.where, dialect)]
+        return sql, params
+
+    def _bound(self, values: dict[str, Any], dialect: Any) -> list[Any]:
+        out = []
+        for name, value in values.items():
+            proc = self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            out.append(value if proc is None else proc(value))
+        return out
+
+
+class _Pending:
+    __slots__ = ("done", "error", "lead", "rows", "updates")
+
+    def __init__(
+        self, rows: Sequence[tuple[Table, dict[str, Any]]], updates: Sequence[RowUpdate] = ()
+    ) -> None:
         self.rows = rows
+        self.updates = updates
         self.error: BaseException | None = None
         # Set when this caller is handed the lead instead of being committed.
         self.lead = False
@@ -231,8 +292,10 @@ class GroupCommit:
         self._leading = False
         self._conn: Any = None  # the pool's proxy of the DB-API connection
 
-    def insert(self, rows: Sequence[tuple[Table, dict[str, Any]]]) -> None:
-        pending = _Pending(rows)
+    def insert(
+        self, rows: Sequence[tuple[Table, dict[str, Any]]], updates: Sequence[RowUpdate] = ()
+    ) -> None:
+        pending = _Pending(rows, updates)
         with self._lock:
             self._queue.append(pending)
             follower = self._leading
@@ -297,6 +360,8 @@ class GroupCommit:
             for start in range(0, len(rows), step):
                 chunk = rows[start : start + step]
                 statements.append((plan.sql(len(chunk)), plan.values(chunk)))
+        dialect = self._db.engine.dialect
+        statements += [u.statement(dialect) for pending in batch for u in pending.updates]
         conn = self._connection()
         try:
             self._transaction(conn, statements)
@@ -417,9 +482,23 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     if parsed.get_backend_name() != "sqlite":
         # Connections dropped by a database restart are replaced, not handed out.
         return {"pool_pre_ping": True}
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _private_sqlite_files(Path(database))
     return {}
+
+
+def _private_sqlite_files(database: Path) -> None:
+    """The database's directory 0700 and its files 0600, before SQLite opens it.
+
+    SQLite creates the WAL and shared-memory files with the database file's
+    own mode, so a 0600 database keeps them 0600 too; files of an older, looser
+    install are tightened here.
+    """
+    private.private_dir(database.parent)
+    private.private_file(database)
+    for suffix in ("-wal", "-shm", "-journal", "-writelock"):
+        private.tighten_existing(database.with_name(database.name + suffix))
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

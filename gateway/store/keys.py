@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.db import Database
-from gateway.store.models import ApiKey, utcnow
+from gateway.store.models import ApiKey, WebhookSubscription, utcnow
 
 KEY_PREFIX = "ngw_"
 _DISPLAY_CHARS = 12
@@ -46,17 +46,46 @@ def new_webhook_secret() -> str:
 
 
 def create_key(db: Database, name: str) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the plaintext, which is stored nowhere."""
+    """Create a key; returns it with the plaintext, which is stored nowhere.
+
+    Its webhook secret is stored sealed (``gateway.store.crypto``):
+    ``webhook_secret(db, key)`` opens it.
+    """
     plaintext = KEY_PREFIX + secrets.token_urlsafe(24)  # 32 characters
     key = ApiKey(
         name=name,
         key_prefix=plaintext[:_DISPLAY_CHARS],
         key_hash=hash_key(plaintext),
-        webhook_secret=new_webhook_secret(),
+        webhook_secret=db.keyring.seal(new_webhook_secret()),
     )
     with db.write() as session:
         session.add(key)
     return key, plaintext
+
+
+def webhook_secret(db: Database, key: ApiKey) -> str:
+    """The key's ``whsec_`` secret in the clear, to sign or to show its owner."""
+    return db.keyring.open(key.webhook_secret)
+
+
+def reseal_secrets(db: Database) -> int:
+    """Re-encrypt every webhook secret with the newest key (after a rotation).
+
+    Once it has run, the old keys can leave ``GATEWAY_ENCRYPTION_KEYS`` or the
+    key file. Returns how many values were rewritten.
+    """
+    count = 0
+    with db.write() as session:
+        for key in session.scalars(select(ApiKey)):
+            key.webhook_secret = db.keyring.reseal(key.webhook_secret)
+            count += 1
+        for sub in session.scalars(select(WebhookSubscription)):
+            sub.secret = db.keyring.reseal(sub.secret)
+            if sub.previous_secret is not None:
+                sub.previous_secret = db.keyring.reseal(sub.previous_secret)
+            count += 1 + (sub.previous_secret is not None)
+    key_cache(db).clear()
+    return count
 
 
 def authenticate(session: Session, plaintext: str) -> ApiKey | None:

@@ -65,6 +65,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# Sealed secrets (``enc:v1:<Fernet token>``, about 170 characters). SQLite does
+# not enforce VARCHAR lengths, and rebuilding api_keys (which every table
+# references) only to change a declared length would trip its foreign keys:
+# there the column keeps its original declaration.
+SEALED = sa.Text().with_variant(sa.String(64), "sqlite")
+
+
 def _id(prefix: str) -> Any:
     return lambda: new_id(prefix)
 
@@ -85,7 +92,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     key_prefix: Mapped[str] = mapped_column(sa.String(12))
     key_hash: Mapped[str] = mapped_column(sa.String(64), index=True, unique=True)
-    webhook_secret: Mapped[str] = mapped_column(sa.String(64))
+    webhook_secret: Mapped[str] = mapped_column(SEALED)  # sealed at rest
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]
 
@@ -142,6 +149,9 @@ class Video(Base):
     tool_steps: Mapped[Any | None]
     credits_charged: Mapped[int] = _zero()
     message_sent_at: Mapped[datetime | None]
+    # The balance read just before the message was sent ({available, frozen}):
+    # a lost turn compares it with the balance then to say whether it was charged.
+    credits_at_send: Mapped[Any | None]
     render_id: Mapped[str | None] = mapped_column(sa.String(200))
     render_attempts: Mapped[int] = _zero()
     poll_count: Mapped[int] = _zero()
@@ -176,6 +186,10 @@ class IdempotencyKey(Base):
     resource_id: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # The process running an in-flight request (``host:pid:token``) and how long
+    # it vouches for it: a lapsed lease or a dead owner is no longer in flight.
+    owner: Mapped[str | None] = mapped_column(sa.String(200))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class Event(Base):
@@ -207,8 +221,8 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(sa.Text)
     events: Mapped[list[str]] = mapped_column(sa.JSON)
     description: Mapped[str | None] = mapped_column(sa.Text)
-    secret: Mapped[str] = mapped_column(sa.String(64))
-    previous_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    secret: Mapped[str] = mapped_column(SEALED)  # sealed at rest, like previous_secret
+    previous_secret: Mapped[str | None] = mapped_column(SEALED)
     previous_secret_expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     disabled_reason: Mapped[str | None] = mapped_column(sa.Text)

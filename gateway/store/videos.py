@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.store import idempotency
 from gateway.store.db import Database
 from gateway.store.leases import Claim, claim_due, fenced_update
 from gateway.store.models import VIDEO_ACTIVE, Event, Video, utcnow
@@ -50,6 +51,8 @@ def insert_video(session: Session, **fields: Any) -> Video:
     video = Video(**fields)
     session.add(video)
     session.flush()
+    # A keyed request's record names the video in this same transaction.
+    idempotency.link(session, video.id)
     return video
 
 

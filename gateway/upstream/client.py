@@ -265,7 +265,12 @@ class NemoClient:
 
     # -- chat ---------------------------------------------------------------
 
-    async def stream_message(self, session_id: str, text: str) -> AsyncIterator[AgentEvent]:
+    async def stream_message(
+        self,
+        session_id: str,
+        text: str,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[AgentEvent]:
         """Post one chat message and yield the agent's events until the turn completes.
 
         Raises, before the first event (nothing accepted, safe to call again):
@@ -276,6 +281,11 @@ class NemoClient:
         re-send then, recover through the state. Keep-alives arrive as heartbeat events.
         Iterate inside ``contextlib.aclosing`` so a consumer that stops early closes
         the connection at once.
+
+        ``before_send`` is awaited right before the request is handed to the
+        connection (the token is in hand, the request built): the caller's
+        durable "sent" mark goes there, so the window in which the mark says
+        sent while nothing left is as small as the protocol allows.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeouts.turn
@@ -283,7 +293,9 @@ class NemoClient:
         pool = self._stream_pool()
         pool.open += 1
         try:
-            response = await self._retrying(lambda token: self._open_turn(pool.http, body, token))
+            response = await self._retrying(
+                lambda token: self._open_turn(pool.http, body, token, before_send)
+            )
             turn = Turn(loop.time(), self._timeouts.stream_idle)
             try:
                 # Our own pools enforce the read timeout (tests' transports may not).
@@ -300,7 +312,11 @@ class NemoClient:
     # -- internals ------------------------------------------------------------
 
     async def _open_turn(
-        self, http: httpx.AsyncClient, body: dict[str, Any], token: str
+        self,
+        http: httpx.AsyncClient,
+        body: dict[str, Any],
+        token: str,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         t = self._timeouts
         request = http.build_request(
@@ -316,6 +332,8 @@ class NemoClient:
                 connect=t.connect, read=t.stream_silence, write=t.write, pool=t.pool
             ),
         )
+        if before_send is not None:
+            await before_send()
         try:
             response = await http.send(request, stream=True)
         except _NOT_SENT as exc:

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.store import subscriptions as subs
+from gateway.store.crypto import Keyring
 from gateway.store.db import Database
 from gateway.store.leases import Claim, LeaseLost
 from gateway.store.models import ApiKey, Delivery, WebhookSubscription, utcnow
@@ -253,7 +254,7 @@ class Dispatcher:
             found = load_deliveries(session, [c.id for c in claims])
             key_ids = {event.api_key_id for d, event in found if d.subscription_id is None}
             sub_ids = {d.subscription_id for d, _ in found if d.subscription_id is not None}
-            keys = _key_secrets(session, key_ids)
+            keys = _key_secrets(session, key_ids, self.db.keyring)
             subscriptions = _subscriptions(session, sub_ids)
         bodies: dict[str, bytes] = {}
         for delivery, event in found:
@@ -279,7 +280,8 @@ class Dispatcher:
                 reason = f"the webhook subscription is disabled: {sub.disabled_reason}"
                 out[delivery.id] = Skip(reason)
             else:
-                secrets = subs.signing_secrets(sub, now)
+                # Sealed at rest; opened only here, to sign.
+                secrets = [self.db.keyring.open(s) for s in subs.signing_secrets(sub, now)]
                 out[delivery.id] = Job(
                     delivery, event.id, event.type, sub.url, secrets, body, sub.id
                 )
@@ -383,13 +385,14 @@ class Dispatcher:
             log.exception("on_gone hook failed for webhook %s", delivery.id)
 
 
-def _key_secrets(session: Session, key_ids: set[str]) -> dict[str, str]:
+def _key_secrets(session: Session, key_ids: set[str], keyring: Keyring) -> dict[str, str]:
+    """The keys' webhook secrets, opened (they are sealed at rest) to sign with."""
     if not key_ids:
         return {}
     rows = session.execute(
         select(ApiKey.id, ApiKey.webhook_secret).where(ApiKey.id.in_(key_ids))
     ).all()
-    return {key_id: secret for key_id, secret in rows}
+    return {key_id: keyring.open(secret) for key_id, secret in rows}
 
 
 def _subscriptions(session: Session, sub_ids: set[str]) -> dict[str, WebhookSubscription]:

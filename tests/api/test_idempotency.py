@@ -96,3 +96,41 @@ def _now():
     from gateway.store.models import utcnow
 
     return utcnow()
+
+
+def _crashed_request(app: Flask, key: Key, idem: str, body: bytes, *, created: bool) -> str | None:
+    """What a gateway killed mid-request leaves: a record in flight, its owner dead."""
+    import socket
+
+    from gateway.store import idempotency
+    from gateway.videos_service import create_video
+
+    db = services(app).db
+    dead = f"{socket.gethostname()}:{2**22 + 4321}:deadbeef0000"
+    digest = request_hash("POST", "/v1/videos", body)
+    idempotency.begin(db, key.id, idem, "POST", "/v1/videos", digest, _now(), owner=dead)
+    if not created:
+        return None
+    with idempotency.serving(idempotency.Pending(key.id, idem, dead, "vid_")):
+        return create_video(db, key.id, {"prompt": "crash"}).video.id
+
+
+def test_a_retry_after_a_crash_returns_the_video_it_made(
+    app: Flask, client: FlaskClient, key: Key
+) -> None:
+    made = _crashed_request(app, key, "crash-1", b'{"prompt": "crash"}', created=True)
+    again = post(client, key, {"prompt": "crash"}, "crash-1", Prefer="wait=1")
+    assert again.status_code in (200, 202), again.get_json()
+    assert again.get_json()["id"] == made
+    assert count(app, Video) == 1
+    replay = post(client, key, {"prompt": "crash"}, "crash-1")
+    assert replay.get_json()["id"] == made and replay.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_retry_after_a_crash_before_the_create_runs_the_request(
+    app: Flask, client: FlaskClient, key: Key
+) -> None:
+    _crashed_request(app, key, "crash-2", b'{"prompt": "crash"}', created=False)
+    again = post(client, key, {"prompt": "crash"}, "crash-2")
+    assert again.status_code == 202
+    assert count(app, Video) == 1

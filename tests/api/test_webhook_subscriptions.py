@@ -162,8 +162,14 @@ def test_rotate_secret_keeps_the_old_one_for_a_day(app, client, key) -> None:
     with services(app).db.session() as session:
         row = session.get(WebhookSubscription, sub["id"])
         assert row is not None
-        secrets = subscriptions_service.store.signing_secrets(row, utcnow())
-        later = subscriptions_service.store.signing_secrets(row, utcnow() + timedelta(hours=25))
+        keyring = services(app).db.keyring  # stored sealed, opened to sign
+        secrets = [
+            keyring.open(s) for s in subscriptions_service.store.signing_secrets(row, utcnow())
+        ]
+        grace_over = utcnow() + timedelta(hours=25)
+        later = [
+            keyring.open(s) for s in subscriptions_service.store.signing_secrets(row, grace_over)
+        ]
     assert secrets == [rotated["secret"], sub["secret"]]
     assert later == [rotated["secret"]]
 

@@ -23,6 +23,7 @@ SCRIPTS = [
     "upload_rss.py",
     "sqlite_writers.py",
     "turn_endings.py",
+    "crash_soak.py",
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import ApiKey, Database, create_key
+from gateway.store import ApiKey, Database, create_key, crypto
 
 try:  # tests/ is on sys.path as a plain directory ...
     from pgserver import PostgresServer, server_for_tests
@@ -52,9 +52,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     server.drop_database(url)
 
 
+# PostgreSQL has no data dir of its own here: its tests seal secrets with this key
+# (SQLite's use the key file next to their database, as a deployment does).
+PG_KEYRING = crypto.Keyring([crypto.new_key()])
+
+
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
+    database = Database(db_url, keyring=None if db_url.startswith("sqlite") else PG_KEYRING)
     database.upgrade()
     yield database
     database.dispose()

@@ -5,6 +5,7 @@ import re
 import time
 
 from gateway.store import Database, authenticate, create_key, disable_key, new_id
+from gateway.store.keys import webhook_secret
 
 
 def test_ids_have_prefix_and_sort_by_creation() -> None:
@@ -30,8 +31,11 @@ def test_create_key_stores_only_the_hash(db: Database) -> None:
     assert key.id.startswith("key_")
     assert key.key_prefix == plaintext[:12]
     assert plaintext not in (key.key_hash, key.key_prefix + "x")
-    assert key.webhook_secret.startswith("whsec_")
-    assert len(base64.b64decode(key.webhook_secret.removeprefix("whsec_"))) == 24
+    # Stored sealed; opened with the gateway's encryption keys.
+    assert key.webhook_secret.startswith("enc:v1:")
+    secret = webhook_secret(db, key)
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 24
     assert key.created_at.tzinfo is not None
 
 

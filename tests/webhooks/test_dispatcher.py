@@ -17,7 +17,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from gateway.store.db import Database
-from gateway.store.keys import create_key
+from gateway.store.keys import create_key, webhook_secret
 from gateway.store.models import Delivery
 from gateway.store.outbox import EventSpec, add_event
 from gateway.webhooks.delivery import Dispatcher
@@ -87,7 +87,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def secret_and_key(db: Database) -> tuple[str, str]:
     key, _plaintext = create_key(db, "test")
-    return key.webhook_secret, key.id
+    return webhook_secret(db, key), key.id
 
 
 @pytest.fixture

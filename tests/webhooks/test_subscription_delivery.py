@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.store import delivery_log
 from gateway.store.db import Database
-from gateway.store.keys import create_key
+from gateway.store.keys import create_key, webhook_secret
 from gateway.store.models import Delivery, WebhookSubscription
 from gateway.store.outbox import EventSpec, add_event
 from gateway.webhooks.delivery import RESPONSE_BODY_BYTES, Dispatcher
@@ -128,7 +128,7 @@ class World:
 @pytest.fixture
 def world(db: Database) -> World:
     key, _ = create_key(db, "k")
-    return World(db, key.id, key.webhook_secret, [datetime.now(UTC)])
+    return World(db, key.id, webhook_secret(db, key), [datetime.now(UTC)])
 
 
 def test_signed_with_the_subscription_secret_and_logged(world: World, receiver) -> None:
