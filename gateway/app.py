@@ -9,7 +9,6 @@ that happens in exactly one place per process kind (``gateway.commands``).
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -79,17 +78,7 @@ def signing_key(data_dir: Path, explicit: str | None = None) -> bytes:
     if explicit:
         return explicit.encode()
     path = data_dir / SECRET_KEY_FILE
-    if not path.exists():
-        tmp = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, path)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+    files.create_once(path, secrets.token_hex(32))
     return path.read_text().strip().encode()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,19 +19,23 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config import GatewayConfig, Timings
-from gateway.jobs.engine import Engine
-from gateway.jobs.states import TERMINAL
-from gateway.media.signing import UrlSigner
-from gateway.media.store import MediaStore
-from gateway.representation import Links
+from gateway.config import Timings
 from gateway.store.db import Database
 from gateway.store.keys import create_key
 from gateway.store.models import Video
 from gateway.upstream import NemoClient, TokenProvider
 from gateway.upstream.models import Timeouts
 from gateway.videos_service import create_video
-from tests.test_engine_turns import DRAFT, MP4, _claims
+from tests.engine_support import DRAFT, MP4, load, make_engine, run_until_terminal
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    database.upgrade()
+    yield database
+    database.dispose()
+
 
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 TEXT = {"author": "nemo_agent", "content": {"role": "model", "parts": [{"text": "Ready"}]}}
@@ -114,22 +118,12 @@ def _normal(name: str, path: str) -> httpx.Response:
     return httpx.Response(404, json={"detail": "Not Found"})
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
 def run(db: Database, upstream: Upstream, tmp: Path) -> Video:
     """One generation against ``upstream``; fails the test if it does not end in 60 s."""
     key, _ = create_key(db, "test")
     video_id = create_video(db, key.id, {"prompt": "waves"}).video.id
     # Upstream waits shrunk a thousandfold; the turn's own limits to a second.
     timings = Timings(tick=0.01).scaled(1000)
-    config = GatewayConfig(data_dir=tmp, timings=timings)
-    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
 
     async def drive() -> None:
         transport = httpx.MockTransport(upstream)
@@ -141,22 +135,14 @@ def run(db: Database, upstream: Upstream, tmp: Path) -> Video:
             timeout=Timeouts(stream_idle=1.0, turn=5.0),
             retry_backoff=(0.0, 0.0),
         )
-        engine = Engine(db, client, MediaStore(tmp / "media"), config, links, owner="test")
+        engine = make_engine(db, client, tmp, timings)
         try:
-            while True:
-                for claim in _claims(db):
-                    await engine.run(claim)
-                with db.session() as s:
-                    if s.get(Video, video_id).status in TERMINAL:
-                        return
+            await run_until_terminal(db, engine, video_id, rounds=10_000)
         finally:
             await client.aclose()
 
     asyncio.run(asyncio.wait_for(drive(), 60))
-    with db.session() as s:
-        video = s.get(Video, video_id)
-        s.expunge(video)
-    return video
+    return load(db, video_id)
 
 
 def test_a_well_behaved_upstream_makes_the_video(db: Database, tmp_path: Path) -> None:

@@ -10,24 +10,15 @@ message posted once, the MP4 fetched from where the upstream said.
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import av
-import numpy as np
 import pytest
 
-from gateway.config import GatewayConfig, Timings
+from gateway.config import Timings
 from gateway.jobs.engine import Engine
-from gateway.jobs.states import TERMINAL
-from gateway.media.signing import UrlSigner
-from gateway.media.store import MediaStore
-from gateway.representation import Links
-from gateway.store import leases
 from gateway.store.db import Database
 from gateway.store.keys import create_key
 from gateway.store.models import Video
@@ -35,27 +26,24 @@ from gateway.upstream.adk import AgentEvent, EventKind
 from gateway.upstream.errors import DuplicateId, StreamDropped, UpstreamError
 from gateway.upstream.models import Credits, RenderJob, SessionRef
 from gateway.videos_service import create_video, utcnow
-
-DRAFT = {"d": 2000, "t": [{"tt": 0, "sg": [{"s": 0, "d": 2000, "m": {"n": "waves"}}]}]}
-WITH_MUSIC = {
-    "d": 2000,
-    "t": [*DRAFT["t"], {"tt": 1, "sg": [{"s": 0, "d": 2000, "m": {"n": "Lo-fi", "v": 35}}]}],
-}
-
-
-def _tiny_mp4() -> bytes:
-    out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
-        for _ in range(3):
-            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return out.getvalue()
+from tests.engine_support import (
+    DRAFT,
+    LINKS,
+    MP4,
+    WITH_MUSIC,
+    due_claims,
+    load,
+    make_engine,
+    run_until_terminal,
+)
 
 
-MP4 = _tiny_mp4()
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
+    database.upgrade()
+    yield database
+    database.dispose()
 
 
 @dataclass
@@ -136,26 +124,10 @@ def tool(name: str, result: bool = False) -> AgentEvent:
     return AgentEvent(kind, tool_name=name)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'gateway.db'}")
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
 def _engine(
     db: Database, upstream: ScriptedUpstream, tmp: Path, timings: Timings | None = None
 ) -> Engine:
-    config = GatewayConfig(data_dir=tmp, timings=timings or Timings())
-    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
-    return Engine(db, upstream, MediaStore(tmp / "media"), config, links, owner="test")
-
-
-def _claims(db: Database) -> list[leases.Claim]:
-    """What is due an hour from now: every sleep is skipped."""
-    later = utcnow() + timedelta(hours=1)
-    return leases.claim_due(db, Video, owner="test", now=later, limit=1, lease_seconds=30)
+    return make_engine(db, upstream, tmp, timings)
 
 
 def run_to_end(
@@ -173,21 +145,8 @@ def run_to_end(
 
 def drive(db: Database, engine: Engine, video_id: str) -> Video:
     """Run every due video until ``video_id`` is terminal."""
-
-    async def drive() -> None:
-        for _ in range(400):
-            for claim in _claims(db):
-                await engine.run(claim)
-            with db.session() as s:
-                if s.get(Video, video_id).status in TERMINAL:
-                    return
-        raise AssertionError("the video never finished")
-
-    asyncio.run(drive())
-    with db.session() as s:
-        video = s.get(Video, video_id)
-        s.expunge(video)
-    return video
+    asyncio.run(run_until_terminal(db, engine, video_id, rounds=400))
+    return load(db, video_id)
 
 
 def test_silent_generation_settles_on_a_steady_draft(db: Database, tmp_path: Path) -> None:
@@ -295,16 +254,15 @@ def test_cancel_while_rendering_asks_the_upstream_to_stop(db: Database, tmp_path
 
     async def until_rendering() -> None:
         while not upstream.submitted:
-            for claim in _claims(db):
+            for claim in due_claims(db):
                 await engine.run(claim)
 
     asyncio.run(until_rendering())
-    links = Links("http://gw.test", UrlSigner(b"k" * 32), 3600)
-    answer = cancel_video(db, key.id, video_id, links)
+    answer = cancel_video(db, key.id, video_id, LINKS)
     assert not answer.immediate, "a submitted render is canceled by the worker"
 
     async def once() -> None:
-        for claim in _claims(db):
+        for claim in due_claims(db):
             await engine.run(claim)
 
     asyncio.run(once())
@@ -395,7 +353,7 @@ class CrashingUpstream(ScriptedUpstream):
 
 def _crash_then_resume(db: Database, engine: Engine, video_id: str) -> Video:
     async def crash() -> None:
-        for claim in _claims(db):
+        for claim in due_claims(db):
             try:
                 await engine.run(claim)
             except asyncio.CancelledError:

@@ -30,11 +30,12 @@ as is, so an upgrade never loses a secret; the migration seals them all).
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from gateway.store import files
 
 PREFIX = "enc:v1:"
 KEY_FILE = "encryption.keys"
@@ -97,24 +98,9 @@ def load(data_dir: Path | None = None, env: Mapping[str, str] | None = None) -> 
 
 def read_key_file(path: Path) -> list[str]:
     """The keys in ``path``, creating it (0600, one fresh key) on first use."""
-    if not path.exists():
-        _create_key_file(path)
+    files.create_once(path, new_key() + "\n")
     keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     keys = [k for k in keys if not k.startswith("#")]
     if not keys:
         raise ValueError(f"{path} holds no encryption key")
     return keys
-
-
-def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(new_key() + "\n")
-    try:
-        os.link(tmp, path)  # fails if another process won the race: use theirs
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -31,6 +32,27 @@ def private_file(path: Path) -> Path:
     os.close(fd)
     _tighten(path, FILE_MODE)
     return path
+
+
+def create_once(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` (0600) unless it exists, atomically.
+
+    Processes sharing a data dir may start together: each writes a temporary
+    file and links it into place; the first link wins and the others keep it.
+    """
+    if path.exists():
+        return
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    try:
+        os.link(tmp, path)  # fails if another process won the race: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def tighten_existing(path: Path) -> None:
