@@ -250,12 +250,10 @@ async def _start_recovery(
     e: Engine,
     claim: Claim,
     video: Video,
-    at_once: bool = False,
     said: TurnWatcher | None = None,
 ) -> Outcome:
+    """A broken connection: the documented recovery, 30 s then every 60 s, by state."""
     await e.save(claim, video, phase=Phase.RECOVER.value, poll_count=0, draft=None, **_said(said))
-    if at_once:
-        return Continue()
     return Sleep(later(e.timings.recover_first))
 
 
