@@ -169,15 +169,22 @@ class N8n:
         wait_until("n8n to be ready", ready, 120)
         # A fresh instance: set up the owner, whose cookie then drives the REST API.
         self.http = httpx.Client(base_url=f"{self.url}/rest", headers={"browser-id": "e2e"}, timeout=30)
-        answer = self.http.post(
-            "/owner/setup",
-            json={
-                "email": "e2e@example.com",
-                "firstName": "E2E",
-                "lastName": "Test",
-                "password": "E2e-password-1",
-            },
-        )
+        owner = {
+            "email": "e2e@example.com",
+            "firstName": "E2E",
+            "lastName": "Test",
+            "password": "E2e-password-1",
+        }
+
+        def set_up_owner() -> httpx.Response | None:
+            # /rest/settings can answer before the owner controller is mounted
+            # on a slow machine: "Cannot POST /rest/owner/setup" (404) means
+            # "not yet", anything else is the answer.
+            assert self.http is not None
+            answer = self.http.post("/owner/setup", json=owner)
+            return None if answer.status_code == 404 else answer
+
+        answer = wait_until("n8n's owner setup route", set_up_owner, 120)
         assert answer.status_code == 200, answer.text
 
     def rest(self, method: str, path: str, **kwargs: Any) -> Any:
