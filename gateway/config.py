@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.net.guard import UrlGuard
+
 DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
 DEFAULT_WEB_URL = "https://nemovideo.com"
 
@@ -97,7 +99,10 @@ class GatewayConfig:
     # Unset: generated once and kept in the data dir.
     secret_key: str | None = field(default=None, repr=False)
     public_url: str | None = None
+    # Outbound URLs (webhooks, media): loopback and private ranges ...
     allow_private_urls: bool = False
+    # ... and, separately, link-local and cloud metadata (gateway.net.guard).
+    allow_link_local_urls: bool = False
     max_wait_seconds: int = 60
     max_in_flight: int = 5000
     output_url_ttl: int = 24 * 3600
@@ -111,6 +116,11 @@ class GatewayConfig:
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @property
+    def url_guard(self) -> UrlGuard:
+        """The rule every URL called on a caller's behalf must pass."""
+        return UrlGuard(self.allow_private_urls, self.allow_link_local_urls)
 
     @property
     def media_dir(self) -> Path:
@@ -136,6 +146,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> GatewayC
         "secret_key": env.get("GATEWAY_SECRET_KEY") or None,
         "public_url": env.get("GATEWAY_PUBLIC_URL") or None,
         "allow_private_urls": _flag(env.get("GATEWAY_ALLOW_PRIVATE_URLS")),
+        "allow_link_local_urls": _flag(env.get("GATEWAY_ALLOW_LINK_LOCAL_URLS")),
     }
     if env.get("GATEWAY_WEBHOOK_TIMEOUT"):
         values["webhook_timeout"] = float(env["GATEWAY_WEBHOOK_TIMEOUT"])

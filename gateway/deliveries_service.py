@@ -97,7 +97,6 @@ def _attempt(attempt: DeliveryAttempt) -> dict[str, Any]:
         "attempted_at": iso(attempt.attempted_at),
         "status_code": attempt.status_code,
         "latency_ms": attempt.latency_ms,
-        "response_body": attempt.response_body,
         "error": attempt.error,
         "next_retry_at": iso(attempt.next_retry_at),
     }

@@ -81,7 +81,7 @@ class WorkerProcess:
             self.db,
             owner=engine.owner,
             backoff=lambda attempt: default_backoff(attempt) * scale,
-            allow_private=self.config.allow_private_urls,
+            url_guard=self.config.url_guard,
             timeout=self.config.webhook_timeout,
             max_attempts=self.config.webhook_max_attempts,
         )

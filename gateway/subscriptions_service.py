@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.net.guard import literal_refusal
+from gateway.net.guard import UrlGuard
 from gateway.representation import iso
 from gateway.store import delivery_log
 from gateway.store import subscriptions as store
@@ -45,7 +45,7 @@ class SubscriptionNotFound(LookupError):
 
 
 class InvalidWebhookUrl(ValueError):
-    """The URL is malformed, or its host is a private address written as one."""
+    """The URL guard refused the URL (``gateway.net.guard``: malformed, or a refused host)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -68,9 +68,9 @@ class Created:
     secret: str
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
+def check_url(url: str, *, url_guard: UrlGuard) -> None:
     """The request-time URL check (no DNS: names are judged at delivery time)."""
-    reason = literal_refusal(url, allow_private=allow_private)
+    reason = url_guard.refusal(url)
     if reason:
         raise InvalidWebhookUrl(reason)
 
@@ -80,9 +80,9 @@ def create_subscription(
     api_key_id: str,
     request: dict[str, Any],
     *,
-    allow_private: bool,
+    url_guard: UrlGuard,
 ) -> Created:
-    check_url(request["url"], allow_private=allow_private)
+    check_url(request["url"], url_guard=url_guard)
     now = utcnow()
     secret = new_secret()  # shown this once; stored sealed
     with db.write() as session:
@@ -119,11 +119,11 @@ def update_subscription(
     subscription_id: str,
     changes: dict[str, Any],
     *,
-    allow_private: bool,
+    url_guard: UrlGuard,
 ) -> WebhookSubscription:
     """Change url/events/description; ``status`` "active" re-enables, "disabled" pauses."""
     if "url" in changes:
-        check_url(changes["url"], allow_private=allow_private)
+        check_url(changes["url"], url_guard=url_guard)
     now = utcnow()
     with db.write() as session:
         row = _get(session, api_key_id, subscription_id)

@@ -62,7 +62,7 @@ def from_url(db: Database, config: GatewayConfig, api_key_id: str, url: str) -> 
         size, sha256, ctype, name = fetch_url_to_file(
             url,
             temp,
-            allow_private=config.allow_private_urls,
+            guard=config.url_guard,
             max_bytes=config.max_upload_bytes,
             timeout=FETCH_TIMEOUT,
         )

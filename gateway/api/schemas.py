@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import request
+from flask import has_app_context, request
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from gateway.api.errors import ApiError
+from gateway.api.services import services
+from gateway.net.guard import STRICT, UrlGuard
 from gateway.store.models import VIDEO_STATUSES
 from gateway.webhooks.progress import FILTER_EVENTS
-from gateway.webhooks.ssrf import validate_url_syntax
 
 MAX_METADATA_BYTES = 4096
 MAX_MEDIA_URLS = 10
@@ -27,12 +28,26 @@ RESOLUTIONS = ("720p", "1080p")
 WEBHOOK_FILTERS = tuple(FILTER_EVENTS)
 
 
-def _http_url() -> fields.Url:
-    # require_tld=False: receivers on localhost or a bare host name are legitimate
-    # in single-machine setups; the delivery layer applies the address rules.
-    return fields.Url(
-        schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048)
-    )
+class OutboundUrl(fields.String):
+    """A URL the gateway will call on the caller's behalf (webhook, media, upload).
+
+    Every such field runs the one URL guard's request-time rule
+    (``gateway.net.guard``) under the deployment's switches, so the same bad
+    URL gets the same 422 ``validation_error`` message on every endpoint. The
+    guard runs again, after resolving, right before each call.
+    """
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        url: str = super()._deserialize(value, attr, data, **kwargs)
+        reason = _url_guard().refusal(url)
+        if reason:
+            raise ValidationError(reason)
+        return url
+
+
+def _url_guard() -> UrlGuard:
+    # Outside an app (a schema used on its own) the strictest rule applies.
+    return services().config.url_guard if has_app_context() else STRICT
 
 
 def _upload_ids() -> fields.List:
@@ -50,17 +65,11 @@ def _not_blank(value: str) -> None:
 class Delivery(Schema):
     """Where and what to notify about a video: shared by creates, edits and exports."""
 
-    webhook_url = _http_url()
+    webhook_url = OutboundUrl()
     webhook_events_filter = fields.List(
         fields.String(validate=validate.OneOf(WEBHOOK_FILTERS)), validate=validate.Length(min=1)
     )
     metadata = fields.Dict(keys=fields.String())
-
-    @validates("webhook_url")
-    def _webhook_url_syntax(self, value: str, **_: Any) -> None:
-        reason = validate_url_syntax(value)
-        if reason:
-            raise ValidationError(reason)
 
     @validates("metadata")
     def _metadata_size(self, value: dict[str, Any], **_: Any) -> None:
@@ -75,7 +84,7 @@ class CreateVideo(Delivery):
     aspect_ratio = fields.String(validate=validate.OneOf(ASPECT_RATIOS))
     resolution = fields.String(validate=validate.OneOf(RESOLUTIONS))
     language = fields.String(validate=validate.Length(min=1, max=16))
-    media_urls = fields.List(_http_url(), validate=validate.Length(max=MAX_MEDIA_URLS))
+    media_urls = fields.List(OutboundUrl(), validate=validate.Length(max=MAX_MEDIA_URLS))
     upload_ids = _upload_ids()
 
 
@@ -95,17 +104,12 @@ class CreateSession(Schema):
 
 class CreateMessage(Schema):
     text = fields.String(required=True, validate=[validate.Length(min=1, max=4000), _not_blank])
-    media_urls = fields.List(_http_url(), validate=validate.Length(max=MAX_MEDIA_URLS))
+    media_urls = fields.List(OutboundUrl(), validate=validate.Length(max=MAX_MEDIA_URLS))
     upload_ids = _upload_ids()
 
 
 class UploadFromUrl(Schema):
-    url = fields.Url(
-        required=True,
-        schemes={"http", "https"},
-        require_tld=False,
-        validate=validate.Length(max=2048),
-    )
+    url = OutboundUrl(required=True)
 
 
 class ListVideosQuery(Schema):

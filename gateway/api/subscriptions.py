@@ -35,7 +35,7 @@ def create() -> Response:
     body = load_body(_create_schema, svc.config.max_body_bytes)
     with _mapped_errors():
         created = subscriptions.create_subscription(
-            svc.db, g.api_key.id, body, allow_private=svc.config.allow_private_urls
+            svc.db, g.api_key.id, body, url_guard=svc.config.url_guard
         )
     response = _secret_response(created)
     response.status_code = 201
@@ -68,7 +68,7 @@ def change(webhook_id: str) -> Response:
     body = load_body(_update_schema, svc.config.max_body_bytes)
     with _mapped_errors(webhook_id):
         row = subscriptions.update_subscription(
-            svc.db, g.api_key.id, webhook_id, body, allow_private=svc.config.allow_private_urls
+            svc.db, g.api_key.id, webhook_id, body, url_guard=svc.config.url_guard
         )
     return jsonify(subscriptions.subscription_resource(row))
 

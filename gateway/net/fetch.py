@@ -20,7 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
-from gateway.net.guard import UnsafeUrl, pin, resolve_url
+from gateway.net.guard import UnsafeUrl, UrlGuard, pin
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -53,7 +53,7 @@ def fetch_url_to_file(
     url: str,
     dest: Path,
     *,
-    allow_private: bool,
+    guard: UrlGuard,
     max_bytes: int,
     timeout: float,
     total_timeout: float | None = None,
@@ -71,7 +71,7 @@ def fetch_url_to_file(
     owned = transport is None
     transport = transport or httpx.HTTPTransport()
     try:
-        return _follow(url, dest, transport, _Limits(allow_private, max_bytes, timeout, deadline))
+        return _follow(url, dest, transport, _Limits(guard, max_bytes, timeout, deadline))
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
@@ -82,7 +82,7 @@ def fetch_url_to_file(
 
 @dataclass(frozen=True)
 class _Limits:
-    allow_private: bool
+    guard: UrlGuard
     max_bytes: int
     timeout: float
     deadline: float
@@ -107,7 +107,7 @@ def _follow(
 
 
 def _get(url: str, transport: httpx.BaseTransport, limits: _Limits) -> httpx.Response:
-    target = pin(resolve_url(url, allow_private=limits.allow_private))
+    target = pin(limits.guard.resolve(url))
     request = httpx.Request(
         "GET",
         target.url,

@@ -266,8 +266,7 @@ class DeliveryAttempt(Base):
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_code: Mapped[int | None]
     latency_ms: Mapped[int | None]
-    # The start of the receiver's answer (about 1 KB), decoded leniently.
-    response_body: Mapped[str | None] = mapped_column(sa.Text)
+    # No answer body: shown back, it would let a caller read what the gateway can reach.
     error: Mapped[str | None] = mapped_column(sa.Text)
     next_retry_at: Mapped[datetime | None]
 

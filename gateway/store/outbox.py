@@ -50,7 +50,6 @@ class AttemptLog:
     attempted_at: datetime
     status_code: int | None
     latency_ms: int | None
-    response_body: str | None
     error: str | None
 
 
@@ -100,7 +99,6 @@ def add_attempt(
             attempted_at=log.attempted_at,
             status_code=log.status_code,
             latency_ms=log.latency_ms,
-            response_body=log.response_body,
             error=_truncate(log.error),
             next_retry_at=next_retry_at,
         )
@@ -120,7 +118,6 @@ def add_attempts(
             "attempted_at": log.attempted_at,
             "status_code": log.status_code,
             "latency_ms": log.latency_ms,
-            "response_body": log.response_body,
             "error": _truncate(log.error),
             "next_retry_at": next_retry_at,
         }

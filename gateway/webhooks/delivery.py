@@ -34,6 +34,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.net.guard import STRICT, UnsafeUrl, UrlGuard, pin
 from gateway.store import subscriptions as subs
 from gateway.store.crypto import Keyring
 from gateway.store.db import Database
@@ -58,7 +59,6 @@ from gateway.webhooks.policy import (
     retry_delay,
 )
 from gateway.webhooks.signing import sign
-from gateway.webhooks.ssrf import UnsafeUrl, pin, resolve_url
 
 __all__ = [
     "BACKOFF_SCHEDULE",
@@ -72,8 +72,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The delivery log keeps the start of each answer; receivers' error pages can be huge.
-RESPONSE_BODY_BYTES = 1024
 GONE_REASON = "the receiver answered 410 Gone"
 
 
@@ -85,13 +83,14 @@ def canonical_body(payload: Any) -> bytes:
 
 
 def _describe(exc: Exception) -> str:
-    """A short error for logs and the delivery row: never the URL or a secret."""
+    """A short error for logs and the delivery row: the guard's reason or the error
+    class, never the URL, a secret or any text from the receiver's side (a TLS
+    or OS error message describes the far end, which may be an internal host)."""
     if isinstance(exc, UnsafeUrl):
         return f"refused: {exc.reason}"
     if isinstance(exc, httpx.TimeoutException):
         return f"timeout ({type(exc).__name__})"
-    # httpx's transport errors carry the OS error text, not the request URL.
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return type(exc).__name__
 
 
 def _host(url: str) -> str:
@@ -151,7 +150,7 @@ class Dispatcher:
         db: Database,
         *,
         owner: str,
-        allow_private: bool,
+        url_guard: UrlGuard = STRICT,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 15,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -162,7 +161,7 @@ class Dispatcher:
     ) -> None:
         self.db = db
         self.owner = owner
-        self.allow_private = allow_private
+        self.url_guard = url_guard
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -291,7 +290,7 @@ class Dispatcher:
         started = time.monotonic()
         try:
             # Resolved and checked on every attempt: DNS may have changed since the last.
-            target = pin(resolve_url(job.url, allow_private=self.allow_private))
+            target = pin(self.url_guard.resolve(job.url))
             timestamp = int(self.now().timestamp())
             headers = {**sign(job.secrets, job.event_id, timestamp, job.body), **target.headers}
             request = httpx.Request(
@@ -302,13 +301,13 @@ class Dispatcher:
                 extensions={**target.extensions, "timeout": self._timeout},
             )
             response = self._transport.handle_request(request)
+            # The status is the answer; the body is never read, let alone kept:
+            # shown back in the delivery log it would let a caller read any
+            # page the gateway can reach.
+            response.close()
             latency = _ms_since(started)
-            try:
-                body = _read_head(response, started + self.timeout)
-            finally:
-                response.close()
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self.now())
-            return Attempt(response.status_code, None, False, retry_after, body, latency)
+            return Attempt(response.status_code, None, False, retry_after, latency)
         except UnsafeUrl as exc:
             return Attempt(None, _describe(exc), permanent=exc.permanent)
         except httpx.HTTPError as exc:
@@ -344,7 +343,7 @@ class Dispatcher:
                 next_at = now + timedelta(seconds=retry_delay(attempt, job.number, self.backoff))
             else:
                 state = "dead"
-            entry = AttemptLog(now, status, attempt.latency_ms, attempt.response_body, error)
+            entry = AttemptLog(now, status, attempt.latency_ms, error)
             outcomes.append(DeliveryOutcome(claim, state, entry, next_at))
         with self.db.write() as session:
             for claim, skip in skips:
@@ -400,26 +399,6 @@ def _subscriptions(session: Session, sub_ids: set[str]) -> dict[str, WebhookSubs
         return {}
     stmt = select(WebhookSubscription).where(WebhookSubscription.id.in_(sub_ids))
     return {sub.id: sub for sub in session.scalars(stmt)}
-
-
-def _read_head(response: httpx.Response, deadline: float) -> str | None:
-    """The first ``RESPONSE_BODY_BYTES`` of the answer, read within the time budget.
-
-    Never more: a receiver cannot make us download much, or hold us long.
-    """
-    stream = response.stream
-    if not isinstance(stream, httpx.SyncByteStream):
-        return None
-    head = b""
-    try:
-        for chunk in stream:
-            head += chunk
-            if len(head) >= RESPONSE_BODY_BYTES or time.monotonic() > deadline:
-                break
-    except httpx.HTTPError:
-        pass  # the status is what counts; a broken body is only less to show
-    head = head[:RESPONSE_BODY_BYTES]
-    return head.decode("utf-8", errors="replace") if head else None
 
 
 def _ms_since(started: float) -> int:

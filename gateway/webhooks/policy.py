@@ -8,7 +8,9 @@
   then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, each +-20%), dead
   after ``DEFAULT_MAX_ATTEMPTS`` attempts. A 429 or 503 with ``Retry-After``
   waits at least that long (capped at a day).
-* a URL that can never be called (bad scheme, credentials in it): dead at once.
+* a URL the SSRF guard refuses (bad scheme, credentials in it, a host that is
+  or resolves to a refused address): dead at once. Only a host that does not
+  resolve is retried, as DNS may be fixed.
 """
 
 from __future__ import annotations
@@ -37,13 +39,12 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Attempt:
-    """What one POST produced: a status code (and the answer's start), or an error."""
+    """What one POST produced: a status code, or an error."""
 
     status_code: int | None
     error: str | None
     permanent: bool = False
     retry_after: float | None = None
-    response_body: str | None = None
     latency_ms: int | None = None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.net import FetchError, TooLarge, UnsafeUrl, fetch_url_to_file, literal_refusal
-from gateway.net.guard import check_url
+from gateway.net import FetchError, TooLarge, UnsafeUrl, UrlGuard, fetch_url_to_file
 
 CLIP = bytes(range(256)) * 100  # 25.6 KB
 SSRF_CASES = [
@@ -23,8 +23,9 @@ SSRF_CASES = [
     "http://100.64.0.1/x",
     "http://169.254.169.254/latest/meta-data/",
     "http://2130706433/x",
-    "http://localhost/x",  # a name resolving to 127.0.0.1
+    "http://localhost/x",
 ]
+OPEN = UrlGuard(allow_private=True)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -70,7 +71,7 @@ def server() -> Iterator[str]:
 
 
 def fetch(url: str, dest: Path, **options: object) -> tuple[int, str, str, str]:
-    defaults: dict[str, object] = {"allow_private": True, "max_bytes": 10**6, "timeout": 5}
+    defaults: dict[str, object] = {"guard": OPEN, "max_bytes": 10**6, "timeout": 5}
     return fetch_url_to_file(url, dest, **{**defaults, **options})  # type: ignore[arg-type]
 
 
@@ -117,14 +118,12 @@ def test_proxies_from_the_environment_are_ignored(server, tmp_path, monkeypatch)
 @pytest.mark.parametrize("url", SSRF_CASES)
 def test_every_ssrf_case_is_refused_unless_allowed(url, tmp_path) -> None:
     with pytest.raises(UnsafeUrl):
-        fetch(url, tmp_path / "o", allow_private=False)
-    with pytest.raises(UnsafeUrl):
-        check_url(url, allow_private=False)
+        fetch(url, tmp_path / "o", guard=UrlGuard())
 
 
 def test_the_server_itself_is_refused_unless_allowed(server, tmp_path) -> None:
     with pytest.raises(UnsafeUrl, match="loopback"):
-        fetch(f"{server}/clip.mp4", tmp_path / "o", allow_private=False)
+        fetch(f"{server}/clip.mp4", tmp_path / "o", guard=UrlGuard())
 
 
 def test_a_redirect_to_a_private_address_is_refused(tmp_path) -> None:
@@ -135,18 +134,23 @@ def test_a_redirect_to_a_private_address_is_refused(tmp_path) -> None:
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/"})
 
     public = "http://93.184.215.14/video.mp4"  # an address literal: no DNS involved
-    with pytest.raises(UnsafeUrl, match="link-local"):
-        fetch(public, tmp_path / "o", allow_private=False, transport=httpx.MockTransport(handler))
-    assert seen == [public]  # the private hop was never requested
+    for guard in (UrlGuard(), OPEN):  # metadata stays shut when private URLs are open
+        seen.clear()
+        with pytest.raises(UnsafeUrl, match="link-local"):
+            fetch(public, tmp_path / "o", guard=guard, transport=httpx.MockTransport(handler))
+        assert seen == [public]  # the metadata hop was never requested
 
 
-@pytest.mark.parametrize("url", [u for u in SSRF_CASES if "localhost" not in u])
-def test_request_time_check_refuses_address_literals(url) -> None:
-    reason = literal_refusal(url, allow_private=False)
-    assert reason is not None and reason.startswith("host is a ")
-    assert literal_refusal(url, allow_private=True) is None
+def test_a_redirect_to_a_name_is_resolved_and_checked_again(tmp_path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://inside.example.com/x"})
 
-
-def test_request_time_check_leaves_names_to_delivery_time() -> None:
-    assert literal_refusal("http://localhost:8080/x", allow_private=False) is None
-    assert literal_refusal("ftp://example.com/", allow_private=True) is not None
+    dns = {"inside.example.com": (ipaddress.ip_address("10.0.0.7"),)}
+    guard = UrlGuard(resolver=lambda host, port: dns[host])
+    with pytest.raises(UnsafeUrl, match="resolves to a private address"):
+        fetch(
+            "http://93.184.215.14/v.mp4",
+            tmp_path / "o",
+            guard=guard,
+            transport=httpx.MockTransport(handler),
+        )

@@ -11,6 +11,7 @@ from alembic import command
 from sqlalchemy import text
 
 from gateway.config import GatewayConfig
+from gateway.net.guard import STRICT
 from gateway.store import ApiKey, Database, create_key, crypto
 from gateway.store.db import alembic_config
 from gateway.store.keys import reseal_secrets, webhook_secret
@@ -46,7 +47,7 @@ def test_webhook_secrets_are_sealed_in_the_rows_and_open_for_signing(db: Databas
         db,
         key.id,
         {"url": "https://hooks.example.com/x", "events": ["video.completed"]},
-        allow_private=False,
+        url_guard=STRICT,
     )
     rotated = subscriptions_service.rotate_secret(db, key.id, created.subscription.id)
     stored = raw_secrets(db)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from gateway.net.guard import IPAddress, UrlGuard
 from gateway.store.db import Database
 from gateway.store.keys import create_key, webhook_secret
 from gateway.store.models import Delivery
@@ -104,7 +105,11 @@ def enqueue(db: Database, secret_and_key: tuple[str, str]) -> Callable[..., list
 
 
 def make_dispatcher(db: Database, **options: object) -> Dispatcher:
-    defaults: dict[str, object] = {"owner": "test", "allow_private": True, "timeout": 2}
+    defaults: dict[str, object] = {
+        "owner": "test",
+        "url_guard": UrlGuard(allow_private=True),
+        "timeout": 2,
+    }
     return Dispatcher(db, **{**defaults, **options})  # type: ignore[arg-type]
 
 
@@ -228,12 +233,76 @@ def test_redirects_are_not_followed(db, receiver, enqueue) -> None:
 
 def test_private_address_refused_without_allow_private(db, receiver, enqueue) -> None:
     (dlv,) = enqueue(receiver.url)
-    with make_dispatcher(db, allow_private=False) as dispatcher:
+    with make_dispatcher(db, url_guard=UrlGuard()) as dispatcher:
         dispatcher.run_once()
     row = delivery(db, dlv)
-    assert row.status == "failed"  # DNS may change: retried, not dead
-    assert row.last_error == "refused: host resolves to a loopback address"
+    assert (row.status, row.attempts) == ("dead", 1)  # not retried for days
+    assert row.last_error == "refused: host is a loopback address"
     assert receiver.received == []
+
+
+class StubDns:
+    """Answers every lookup with the next scripted address list (the last one repeats)."""
+
+    def __init__(self, *answers: tuple[str, ...]) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+
+    def __call__(self, host: str, port: int) -> tuple[IPAddress, ...]:
+        self.asked.append(host)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return tuple(ipaddress.ip_address(a) for a in answer)
+
+
+def test_a_name_resolving_to_loopback_is_dead_at_delivery(db, receiver, enqueue) -> None:
+    port = receiver.url.rsplit(":", 1)[1]
+    (dlv,) = enqueue(f"http://hooks.example.com:{port}/hook")
+    dns = StubDns(("93.184.215.14", "127.0.0.1"))  # one bad address is enough
+    with make_dispatcher(db, url_guard=UrlGuard(resolver=dns)) as dispatcher:
+        dispatcher.run_once()
+    row = delivery(db, dlv)
+    assert (row.status, row.attempts) == ("dead", 1)
+    assert row.last_error == "refused: host resolves to a loopback address"
+    assert receiver.received == [] and dns.asked == ["hooks.example.com"]
+
+
+def test_dns_rebinding_between_attempts_is_caught_and_never_connected(db, enqueue) -> None:
+    """Each attempt resolves again, checks every address, and connects to the checked one."""
+    (dlv,) = enqueue("http://rebind.example.com/hook")
+    dns = StubDns(("93.184.215.14",), ("127.0.0.1",))
+    seen: list[tuple[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url.host), request.headers["Host"]))
+        return httpx.Response(500)
+
+    options = {
+        "url_guard": UrlGuard(resolver=dns),
+        "transport": httpx.MockTransport(answer),
+        "backoff": lambda attempt: 0.0,  # the retry is due at once
+    }
+    with make_dispatcher(db, **options) as dispatcher:
+        dispatcher.run_once()
+        assert delivery(db, dlv).status == "failed"
+        dispatcher.run_once()  # the name now points at loopback
+    row = delivery(db, dlv)
+    assert (row.status, row.attempts) == ("dead", 2)
+    assert row.last_error == "refused: host resolves to a loopback address"
+    # One request only, sent to the address that was checked, never to the name.
+    assert seen == [("93.184.215.14", "rebind.example.com")]
+    assert dns.asked == ["rebind.example.com"] * 2
+
+
+def test_the_connection_goes_to_the_checked_address(db, receiver, enqueue) -> None:
+    """The system resolver has never heard of this name: only the pinned address works."""
+    port = receiver.url.rsplit(":", 1)[1]
+    (dlv,) = enqueue(f"http://receiver.invalid:{port}/hook")
+    guard = UrlGuard(allow_private=True, resolver=StubDns(("127.0.0.1",)))
+    with make_dispatcher(db, url_guard=guard) as dispatcher:
+        dispatcher.run_once()
+    assert delivery(db, dlv).status == "succeeded"
+    ((headers, _, path),) = receiver.received
+    assert (headers["Host"], path) == (f"receiver.invalid:{port}", "/hook")
 
 
 def test_bad_scheme_is_dead_at_once(db, enqueue) -> None:
@@ -274,18 +343,16 @@ def test_mock_transport_sees_the_pinned_address_and_host_header(db, enqueue) -> 
     assert request.headers["Host"] == "localhost:8123"
 
 
-def test_transport_error_schedules_a_retry(db, enqueue) -> None:
+def test_transport_error_schedules_a_retry_and_logs_only_its_class(db, enqueue) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 111] Connection refused")
+        # The far end's words (here a TLS name) say what lives there: not kept.
+        raise httpx.ConnectError("certificate is not valid for 'vault.corp.internal'")
 
     (dlv,) = enqueue("http://127.0.0.1:9/hook")
     with make_dispatcher(db, transport=httpx.MockTransport(handler)) as dispatcher:
         dispatcher.run_once()
     row = delivery(db, dlv)
-    assert (row.status, row.last_error) == (
-        "failed",
-        "ConnectError: [Errno 111] Connection refused",
-    )
+    assert (row.status, row.last_error) == ("failed", "ConnectError")
 
 
 def test_a_batch_records_every_outcome_but_one_whose_lease_was_lost(db, receiver, enqueue) -> None:
