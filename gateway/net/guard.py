@@ -193,12 +193,6 @@ class UrlGuard:
             return exc.reason
         return None
 
-    def check(self, url: str) -> None:
-        """``refusal`` as an exception: raise ``UnsafeUrl`` unless ``url`` is acceptable."""
-        reason = self.refusal(url)
-        if reason:
-            raise UnsafeUrl(reason)
-
     def resolve(self, url: str) -> ResolvedUrl:
         """The call-time check: parse, resolve and check ``url``; the result is what
         the caller connects to (through ``pin``)."""

@@ -143,3 +143,16 @@ def test_a_video_with_a_loopback_webhook_is_not_created(app, client, key) -> Non
     assert client.post("/v1/videos", json=body, headers=key.headers).status_code == 422
     listed = client.get("/v1/videos", headers=key.headers).get_json()
     assert listed["data"] == []
+
+
+def test_a_plain_name_passes_the_request_time_rule_on_every_endpoint(client, key) -> None:
+    """``https://0.a`` is a name, not an address: judged when it is called, everywhere.
+
+    The upload is left out: it calls the URL at once, so its answer is the
+    call-time verdict (and would need DNS).
+    """
+    for name, (send, _) in ENDPOINTS.items():
+        if name == "upload from URL":
+            continue
+        problem = send(client, key, "https://0.a/h").get_json()
+        assert problem.get("code") != "validation_error", (name, problem)
