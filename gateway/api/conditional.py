@@ -27,6 +27,8 @@ def answer_conditionally(response: Response, request: Request, length: int) -> R
     """``response`` (the whole file, with its ETag) made conditional to ``request``."""
     _check_if_match(response, request)
     environ: dict[str, Any] = dict(request.environ)
+    # Settled above; Werkzeug would also answer "If-Match: *" with a 412.
+    environ.pop("HTTP_IF_MATCH", None)
     if not usable_range(environ.get("HTTP_RANGE")):
         environ.pop("HTTP_RANGE", None)
     try:
