@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 
@@ -104,7 +104,7 @@ def _record(db: Database, api_key_id: str, got: Received, folder: Path) -> Uploa
         upload = Upload(
             id=upload_id,
             api_key_id=api_key_id,
-            filename=got.filename or final.name,
+            filename=_named_as(got.filename, fmt) if got.filename else final.name,
             # Ours, from the bytes: the client's or server's Content-Type is only a claim.
             content_type=formats.CONTENT_TYPES[fmt],
             size_bytes=got.size,
@@ -114,6 +114,13 @@ def _record(db: Database, api_key_id: str, got: Received, folder: Path) -> Uploa
         )
         session.add(upload)
     return upload
+
+
+def _named_as(filename: str, fmt: str) -> str:
+    """``filename`` with the extension of its real format: the upstream goes by the name."""
+    if formats.extension(filename) == fmt:
+        return filename
+    return f"{PurePosixPath(filename).stem}.{fmt}"
 
 
 def _real_format(got: Received) -> str:

@@ -597,6 +597,7 @@ def test_media_of_another_format_is_stored_as_what_it_is(
     assert response.status_code == 201
     upload = response.get_json()
     assert (upload["format"], upload["content_type"]) == ("jpg", "image/jpeg")
+    assert upload["filename"] == "photo.jpg"  # the upstream judges by the name
     assert (config.data_dir / "uploads" / f"{upload['id']}.jpg").read_bytes() == JPEG
 
 
