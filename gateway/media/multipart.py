@@ -125,7 +125,10 @@ class _Receiver:
         try:
             self.decoder.receive_data(chunk)
         except RequestEntityTooLarge as exc:  # the decoder's buffer, not the file's size
-            raise MultipartError(f"a form field is over {MAX_BUFFER} bytes") from exc
+            raise MultipartError(
+                f"the form does not parse within {MAX_BUFFER // 1024} KiB: a wrong boundary, "
+                "or a part's headers or a field that long"
+            ) from exc
 
     def _next(self) -> Event:
         # Werkzeug raises a bare ValueError for a body that does not parse (a

@@ -81,7 +81,10 @@ class Case:
     chunked: bool = False
 
 
-def _json(method: str, path: str, raw: str, status: int = 422, code: str = "validation_error"):  # type: ignore[no-untyped-def]
+def _json(
+    method: str, path: str, raw: str, status: int = 422, code: str = "validation_error"
+) -> Case:
+    """A JSON body refused as a whole (by default: a 422 naming the bad field)."""
     return Case(method, path, status, code, raw.encode())
 
 
@@ -213,6 +216,14 @@ CASES: dict[str, Case] = {
         400,
         "bad_request",
         form("a.png", PNG),
+        f"multipart/form-data; boundary=other{BOUNDARY}",
+    ),
+    "multipart: wrong boundary, 2 MB": Case(
+        "POST",
+        "/v1/uploads",
+        400,
+        "bad_request",
+        form("a.png", PNG + bytes(2 * 1024 * 1024)),
         f"multipart/form-data; boundary=other{BOUNDARY}",
     ),
     "multipart: truncated in the file": Case(
