@@ -390,6 +390,12 @@ CASES: dict[str, Case] = {
         json.dumps({"language": "x" * LIMIT}).encode(),
         chunked=True,
     ),
+    "chunked body exactly at the limit": Case(
+        "POST", "/v1/videos", 202, body=b'{"prompt":"x"}'.ljust(LIMIT), chunked=True
+    ),
+    "body exactly at the limit": Case(
+        "POST", "/v1/videos", 202, body=b'{"prompt":"x"}'.ljust(LIMIT)
+    ),
     "chunked body within the limit": Case(
         "POST", "/v1/videos", 202, body=b'{"prompt":"x"}', chunked=True
     ),
