@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
 from gateway.api import init_api
 from gateway.api.services import EXTENSION, Services
@@ -30,6 +30,18 @@ SECRET_KEY_FILE = "signing.key"
 LOCAL_BASE_URL = "http://localhost:8080"
 
 
+class GatewayFlask(Flask):
+    def make_default_options_response(self) -> Response:
+        """``OPTIONS``: 204 with ``Allow`` (the same list a 405 gives), no body and no type.
+
+        Flask's default is an empty ``text/html`` 200; nothing in ``/v1`` answers HTML.
+        """
+        response = super().make_default_options_response()
+        response.status_code = 204
+        response.headers.pop("Content-Type", None)
+        return response
+
+
 def create_app(
     config: GatewayConfig | None = None,
     *,
@@ -40,7 +52,7 @@ def create_app(
     if config is None:
         config = from_env()
     secret_key = secret_key or config.secret_key
-    app = Flask("gateway", static_folder=None)
+    app = GatewayFlask("gateway", static_folder=None)
     # Werkzeug refuses longer bodies (413) even without a Content-Length header.
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # keep the documented field order

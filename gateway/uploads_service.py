@@ -2,8 +2,9 @@
 
 A multipart body is streamed to disk (``gateway.media.multipart``); a URL is
 fetched through the SSRF guard (``gateway.net.fetch_url_to_file``). Either
-way the format and size are checked here, so ``upload_ids`` given to a video
-or a message name files the upstream will accept. The engine's media phase
+way the format (by name, then by the first bytes) and size are checked here,
+so ``upload_ids`` given to a video or a message name files the upstream will
+accept. The engine's media phase
 then streams each file into the chat session.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 
@@ -91,18 +92,21 @@ def _format_of(name: str, content_type: str) -> str:
 
 
 def _record(db: Database, api_key_id: str, got: Received, folder: Path) -> Upload:
+    try:
+        fmt = _real_format(got)
+    except formats.MediaRejected:
+        got.path.unlink(missing_ok=True)
+        raise
     upload_id = new_id("upl")
-    final = folder / f"{upload_id}.{got.format}"
+    final = folder / f"{upload_id}.{fmt}"
     os.replace(got.path, final)
-    ctype = got.content_type
-    if not ctype or ctype == "application/octet-stream":
-        ctype = formats.CONTENT_TYPES[got.format]
     with db.write() as session:
         upload = Upload(
             id=upload_id,
             api_key_id=api_key_id,
-            filename=got.filename or final.name,
-            content_type=ctype,
+            filename=_named_as(got.filename, fmt) if got.filename else final.name,
+            # Ours, from the bytes: the client's or server's Content-Type is only a claim.
+            content_type=formats.CONTENT_TYPES[fmt],
             size_bytes=got.size,
             sha256=got.sha256,
             path=str(final),
@@ -110,6 +114,22 @@ def _record(db: Database, api_key_id: str, got: Received, folder: Path) -> Uploa
         )
         session.add(upload)
     return upload
+
+
+def _named_as(filename: str, fmt: str) -> str:
+    """``filename`` with the extension of its real format: the upstream goes by the name."""
+    if formats.extension(filename) == fmt:
+        return filename
+    return f"{PurePosixPath(filename).stem}.{fmt}"
+
+
+def _real_format(got: Received) -> str:
+    """The received file's format by its first bytes; refused when empty or unrecognised."""
+    if got.size == 0:
+        raise formats.empty()
+    with got.path.open("rb") as handle:
+        head = handle.read(formats.SNIFF_BYTES)
+    return formats.content_format(got.format, head)
 
 
 def find(db: Database, api_key_id: str, ids: Sequence[str]) -> list[Upload]:

@@ -33,6 +33,10 @@ BLUEPRINTS = (
 
 
 def init_api(app: Flask) -> None:
+    # Both before any rule is added, which reads them. No merging of "//": its
+    # 308 redirect would be the one text/html answer under /v1; a 404 problem instead.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["webhook_id"] = subscriptions.WebhookIdConverter
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app)

@@ -20,7 +20,7 @@ bp = Blueprint("deliveries", __name__)
 _list_schema = ListDeliveriesQuery()
 
 
-@bp.get("/v1/webhooks/<webhook_id>/deliveries")
+@bp.get("/v1/webhooks/<webhook_id:webhook_id>/deliveries")
 @require_key
 def for_webhook(webhook_id: str) -> Response:
     query = load_query(_list_schema)

@@ -45,6 +45,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "not_found": ErrorCode(404, "Not found"),
     "method_not_allowed": ErrorCode(405, "Method not allowed"),
     "range_not_satisfiable": ErrorCode(416, "Requested range not satisfiable"),
+    "precondition_failed": ErrorCode(412, "A precondition (If-Match) failed"),
     # Idempotency
     "idempotency_key_reused": ErrorCode(422, "Idempotency-Key reused with a different request"),
     "idempotency_key_in_flight": ErrorCode(409, "A request with this Idempotency-Key is running"),
@@ -64,6 +65,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "export_blocked": ErrorCode(402, "Export blocked by the NemoVideo plan"),
     "unsupported_media": ErrorCode(415, "Unsupported media type"),
     "media_too_large": ErrorCode(413, "Media file too large"),
+    "media_empty": ErrorCode(422, "Media file is empty"),
     "rate_limited": ErrorCode(429, "Rate limited by NemoVideo"),
     "upstream_unavailable": ErrorCode(503, "NemoVideo is unavailable"),
     "upstream_auth": ErrorCode(502, "NemoVideo rejected the gateway's token"),
@@ -81,6 +83,7 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    412: "precondition_failed",
     413: "body_too_large",
     416: "range_not_satisfiable",
 }

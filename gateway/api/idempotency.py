@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from flask import Response, g, make_response, request
 
+from gateway.api.body import read_body
 from gateway.api.errors import ApiError
 from gateway.api.services import services
 from gateway.store import idempotency as records
@@ -40,8 +41,9 @@ _REPLAYED_HEADERS = ("Content-Type", "Location", "Retry-After", "Preference-Appl
 def request_hash(method: str, path: str, raw_body: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(raw_body), sort_keys=True, separators=(",", ":"))
-    except (ValueError, UnicodeDecodeError):
-        # Not JSON: the handler will refuse it, but the hash must still be stable.
+    except (ValueError, RecursionError):
+        # Not JSON (or too deep to parse): the handler will refuse it, but the
+        # hash must still be stable.
         canonical = raw_body.decode("latin-1")
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
@@ -111,10 +113,8 @@ RECOVERABLE: dict[str, Recoverable] = {
 
 def _run_once(key: str, run: Callable[[], Response]) -> Response:
     svc = services()
-    limit = svc.config.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError("body_too_large", f"The body must be at most {limit} bytes.")
-    digest = request_hash(request.method, request.path, request.get_data(cache=True))
+    raw = read_body(svc.config.max_body_bytes)
+    digest = request_hash(request.method, request.path, raw)
     api_key_id = g.api_key.id
     owner = records.process_owner()
     started = records.begin(

@@ -1,8 +1,9 @@
 """Request bodies and query strings: marshmallow schemas and the JSON reading around them.
 
 Bodies are read in three checks before any handler logic runs: size (413
-``body_too_large``), media type and JSON syntax (415/400 ``invalid_json``),
-then the schema (422 ``validation_error`` with one entry per bad field). Unknown
+``body_too_large``), media type, then syntax, depth and text (415/400
+``invalid_json``, 422 for a lone surrogate; see ``gateway.api.body``), then
+the schema (422 ``validation_error`` with one entry per bad field). Unknown
 fields are refused rather than ignored, so a typo in an optional field name
 does not silently produce a video with defaults.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from flask import has_app_context, request
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from gateway.api.body import parse_json_object, read_body
 from gateway.api.errors import ApiError
 from gateway.api.services import services
 from gateway.net.guard import STRICT, UrlGuard
@@ -132,20 +134,11 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def read_json_object(max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object, or a problem (413, 415, 400)."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError("body_too_large", f"The body must be at most {max_bytes} bytes.")
+    """The request body as a JSON object, or a problem (413, 415, 400, 422)."""
+    raw = read_body(max_bytes)
     if not request.is_json:
         raise ApiError("invalid_json", "Send the body as application/json.", status=415)
-    # MAX_CONTENT_LENGTH also bounds chunked bodies without a Content-Length (413).
-    raw = request.get_data(cache=True)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError("invalid_json", "The body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise ApiError("invalid_json", "The body must be a JSON object.")
-    return body
+    return parse_json_object(raw)
 
 
 def load_body(schema: Schema, max_bytes: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from gateway import messages_service as messages
 from gateway import sessions_service as sessions
 from gateway.api.auth import require_key
+from gateway.api.body import read_body
 from gateway.api.errors import ApiError
 from gateway.api.idempotency import idempotent
 from gateway.api.media import check_media
@@ -120,9 +121,10 @@ def _upstream(call: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
 
 def _optional_body(schema: Any) -> dict[str, Any]:
     """A create whose fields are all optional may come without a body."""
-    if not request.get_data(cache=True):
+    limit = services().config.max_body_bytes
+    if not read_body(limit):
         return {}
-    return load_body(schema, services().config.max_body_bytes)
+    return load_body(schema, limit)
 
 
 def _wait(view: messages.MessageView, seconds: int) -> messages.MessageView:

@@ -1,8 +1,10 @@
 """``/v1/webhooks``: subscriptions (create, list, read, change, delete), rotation, recovery.
 
 ``GET /v1/webhooks/secret`` (the API key's own secret) lives in
-``webhooks.py``; Werkzeug ranks the literal ``secret`` above the ``<webhook_id>``
-converter, so that route keeps its meaning.
+``webhooks.py``. ``secret`` is never a webhook id (``WebhookIdConverter``): a
+literal route wins only for its own methods, so without that PATCH or DELETE
+of ``/v1/webhooks/secret`` would reach the subscription routes and OPTIONS
+would list them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Blueprint, Response, g, jsonify
+from werkzeug.routing import BaseConverter
 
 from gateway import subscriptions_service as subscriptions
 from gateway.api.auth import require_key
@@ -19,6 +22,13 @@ from gateway.api.idempotency import idempotent
 from gateway.api.schemas import load_body
 from gateway.api.services import services
 from gateway.api.webhook_schemas import CreateWebhook, RecoverWebhook, UpdateWebhook
+
+
+class WebhookIdConverter(BaseConverter):
+    """A path segment naming a webhook: anything but the reserved ``secret``."""
+
+    regex = r"(?!secret(?:/|$))[^/]+"
+
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/v1/webhooks")
 
@@ -53,7 +63,7 @@ def index() -> Response:
     return jsonify({"object": "list", "data": data, "next_cursor": None, "has_more": False})
 
 
-@bp.get("/<webhook_id>")
+@bp.get("/<webhook_id:webhook_id>")
 @require_key
 def read(webhook_id: str) -> Response:
     with _mapped_errors(webhook_id):
@@ -61,7 +71,7 @@ def read(webhook_id: str) -> Response:
     return jsonify(subscriptions.subscription_resource(row))
 
 
-@bp.patch("/<webhook_id>")
+@bp.patch("/<webhook_id:webhook_id>")
 @require_key
 def change(webhook_id: str) -> Response:
     svc = services()
@@ -73,7 +83,7 @@ def change(webhook_id: str) -> Response:
     return jsonify(subscriptions.subscription_resource(row))
 
 
-@bp.delete("/<webhook_id>")
+@bp.delete("/<webhook_id:webhook_id>")
 @require_key
 def delete(webhook_id: str) -> Response:
     with _mapped_errors(webhook_id):
@@ -81,7 +91,7 @@ def delete(webhook_id: str) -> Response:
     return Response(status=204)
 
 
-@bp.post("/<webhook_id>/rotate-secret")
+@bp.post("/<webhook_id:webhook_id>/rotate-secret")
 @require_key
 @idempotent
 def rotate(webhook_id: str) -> Response:
@@ -90,7 +100,7 @@ def rotate(webhook_id: str) -> Response:
     return _secret_response(created)
 
 
-@bp.post("/<webhook_id>/recover")
+@bp.post("/<webhook_id:webhook_id>/recover")
 @require_key
 @idempotent
 def recover(webhook_id: str) -> Response:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, g, jsonify, request, send_file
 from gateway import sessions_service as sessions
 from gateway import videos_service as videos
 from gateway.api.auth import authenticate, require_key
+from gateway.api.conditional import answer_conditionally
 from gateway.api.errors import ApiError
 from gateway.api.idempotency import idempotent
 from gateway.api.media import check_media
@@ -137,13 +138,13 @@ def content(video_id: str) -> Response:
     response = send_file(
         path,
         mimetype="video/mp4",
-        conditional=True,
+        conditional=False,  # made conditional below, with If-Match and Range settled first
         etag=output.get("sha256") or True,
         download_name=f"{video.id}.mp4",
         max_age=0,
     )
     response.headers["Cache-Control"] = "private, max-age=0"
-    return response
+    return answer_conditionally(response, request, path.stat().st_size)
 
 
 def _video_for_download(video_id: str) -> Any:

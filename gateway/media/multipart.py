@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.sansio.multipart import (
+    Data,
+    Epilogue,
+    Event,
+    Field,
+    File,
+    MultipartDecoder,
+    NeedData,
+)
 
 from gateway.media.formats import media_format, too_large
 
@@ -96,21 +105,43 @@ class _Receiver:
         self.folder, self.max_bytes = folder, max_bytes
         self.sink: _FileSink | None = None
         self.in_file = False
+        self.complete = False  # the closing boundary was seen
 
     def run(self, read: Callable[[int], bytes]) -> Received:
         while True:
             chunk = read(CHUNK)
-            self.decoder.receive_data(chunk or None)
+            self._feed(chunk or None)
             self._drain()
             if not chunk:
                 break
+        if not self.complete:
+            raise MultipartError("the body ended before the form's closing boundary")
         if self.sink is None:
             raise MultipartError("the form holds no file part")
         self.sink.handle.close()
         return self.sink.received()
 
+    def _feed(self, chunk: bytes | None) -> None:
+        try:
+            self.decoder.receive_data(chunk)
+        except RequestEntityTooLarge as exc:  # the decoder's buffer, not the file's size
+            raise MultipartError(
+                f"the form does not parse within {MAX_BUFFER // 1024} KiB: a wrong boundary, "
+                "or a part's headers or a field that long"
+            ) from exc
+
+    def _next(self) -> Event:
+        # Werkzeug raises a bare ValueError for a body that does not parse (a
+        # wrong boundary, a truncated part): that is the client's error.
+        try:
+            return self.decoder.next_event()
+        except RequestEntityTooLarge as exc:
+            raise MultipartError(f"a form has at most {MAX_PARTS} parts") from exc
+        except ValueError as exc:
+            raise MultipartError("the body is not a multipart form with this boundary") from exc
+
     def _drain(self) -> None:
-        event = self.decoder.next_event()
+        event = self._next()
         while not isinstance(event, Epilogue | NeedData):
             if isinstance(event, File):
                 if self.sink is not None:
@@ -120,7 +151,8 @@ class _Receiver:
                 self.sink.write(event.data)
             if isinstance(event, Field | File):
                 self.in_file = isinstance(event, File)
-            event = self.decoder.next_event()
+            event = self._next()
+        self.complete = self.complete or isinstance(event, Epilogue)
 
     def discard(self) -> None:
         if self.sink is not None:

@@ -11,6 +11,10 @@ import hmac
 import time
 from urllib.parse import urlencode
 
+# Epoch seconds fit in 12 digits for the next 30,000 years; a longer value is
+# refused before int() sees it (Python caps int parsing at 4,300 digits).
+MAX_EXPIRES_DIGITS = 12
+
 
 class UrlSigner:
     def __init__(self, key: bytes) -> None:
@@ -27,8 +31,17 @@ class UrlSigner:
         return f"{path}?{query}", expires
 
     def verify(self, path: str, expires: str | None, signature: str | None) -> bool:
-        if not expires or not signature or not expires.isdigit():
+        """True for an unexpired link signed by us; any malformed value is simply False."""
+        if not expires or not signature or not _ascii_digits(expires, MAX_EXPIRES_DIGITS):
             return False
         if int(expires) < time.time():
             return False
+        # compare_digest refuses non-ASCII str, and no hex digest contains any.
+        if not signature.isascii():
+            return False
         return hmac.compare_digest(self._mac(path, int(expires)), signature)
+
+
+def _ascii_digits(value: str, max_length: int) -> bool:
+    # str.isdigit() alone accepts '²' and other Unicode digits int() cannot read.
+    return value.isascii() and value.isdigit() and len(value) <= max_length

@@ -7,10 +7,13 @@ the contract of whatever it touches.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -21,6 +24,7 @@ from gateway.api.services import Services
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.store.keys import create_key
+from gateway.store.models import Video
 from gateway.upstream.models import Credits
 
 try:  # tests/ is on sys.path as a plain directory ...
@@ -109,3 +113,32 @@ def other_key(app: Flask) -> Key:
 def count(app: Flask, model: type[Any]) -> int:
     with services(app).db.session() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+CONTENT = bytes(range(256)) * 40  # 10 KiB standing in for an MP4 (``finished``)
+
+
+@pytest.fixture
+def finished(app: Flask, client: FlaskClient, key: Key) -> str:
+    """A succeeded video whose file is in the media store; returns its id."""
+    video_id = client.post("/v1/videos", json={"prompt": "x"}, headers=key.headers).get_json()["id"]
+    services(app).media.path_for(video_id).write_bytes(CONTENT)
+    with services(app).db.write() as session:
+        row = session.get(Video, video_id)
+        row.status, row.phase, row.progress, row.due_at = "succeeded", "done", 100, None
+        row.completed_at = datetime.now(UTC)
+        row.output = {
+            "content_type": "video/mp4",
+            "size_bytes": len(CONTENT),
+            "duration_seconds": 4.0,
+            "width": 1280,
+            "height": 720,
+            "sha256": hashlib.sha256(CONTENT).hexdigest(),
+        }
+    return video_id
+
+
+def signed_path(client: FlaskClient, key: Key, video_id: str) -> str:
+    video = client.get(f"/v1/videos/{video_id}", headers=key.headers).get_json()
+    url = urlsplit(video["output"]["url"])
+    return f"{url.path}?{url.query}"

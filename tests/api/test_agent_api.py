@@ -13,6 +13,9 @@ from gateway.config import GatewayConfig
 from .conftest import Key
 
 LIMIT = 4096
+# The first bytes of a QuickTime and an MP4 file: uploads are judged by content too.
+MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  "
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def _upload(client: FlaskClient, key: Key, name: str, data: bytes):  # type: ign
 
 
 def test_multipart_upload_within_the_limit_is_stored(client: FlaskClient, key: Key, config) -> None:  # type: ignore[no-untyped-def]
-    r = _upload(client, key, "clip.MOV", b"x" * LIMIT)
+    r = _upload(client, key, "clip.MOV", MOV.ljust(LIMIT, b"x"))
     assert r.status_code == 201
     body = r.json
     assert (body["format"], body["media_type"], body["size_bytes"]) == ("mov", "video", LIMIT)
@@ -38,7 +41,7 @@ def test_multipart_upload_within_the_limit_is_stored(client: FlaskClient, key: K
 
 
 def test_upload_over_the_limit_is_media_too_large(client: FlaskClient, key: Key, config) -> None:  # type: ignore[no-untyped-def]
-    r = _upload(client, key, "clip.mp4", b"x" * (LIMIT + 1))
+    r = _upload(client, key, "clip.mp4", MP4.ljust(LIMIT + 1, b"x"))
     assert r.status_code == 413 and r.content_type == "application/problem+json"
     assert r.json["code"] == "media_too_large" and r.json["max_bytes"] == LIMIT
     # The partial file was removed.

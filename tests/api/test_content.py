@@ -4,44 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.store.models import Video
-
-from .conftest import Key, services
-
-CONTENT = bytes(range(256)) * 40  # 10 KiB standing in for an MP4
-
-
-@pytest.fixture
-def finished(app: Flask, client: FlaskClient, key: Key) -> str:
-    """A succeeded video whose file is in the media store; returns its id."""
-    video_id = client.post("/v1/videos", json={"prompt": "x"}, headers=key.headers).get_json()["id"]
-    services(app).media.path_for(video_id).write_bytes(CONTENT)
-    with services(app).db.write() as session:
-        row = session.get(Video, video_id)
-        row.status, row.phase, row.progress, row.due_at = "succeeded", "done", 100, None
-        row.completed_at = datetime.now(UTC)
-        row.output = {
-            "content_type": "video/mp4",
-            "size_bytes": len(CONTENT),
-            "duration_seconds": 4.0,
-            "width": 1280,
-            "height": 720,
-            "sha256": hashlib.sha256(CONTENT).hexdigest(),
-        }
-    return video_id
-
-
-def signed_path(client: FlaskClient, key: Key, video_id: str) -> str:
-    video = client.get(f"/v1/videos/{video_id}", headers=key.headers).get_json()
-    url = urlsplit(video["output"]["url"])
-    return f"{url.path}?{url.query}"
+from .conftest import CONTENT, Key, services, signed_path
 
 
 def test_owner_downloads_the_whole_file(client: FlaskClient, key: Key, finished: str) -> None:
