@@ -47,8 +47,7 @@ def _known_uploads(body: dict[str, Any]) -> None:
     if not upload_id or not isinstance(ids, list):
         return
     body["upload_ids"] = [
-        upload_id if isinstance(i, str) and 1 <= len(i) <= MAX_UPLOAD_ID_LENGTH else i
-        for i in ids
+        upload_id if isinstance(i, str) and 1 <= len(i) <= MAX_UPLOAD_ID_LENGTH else i for i in ids
     ]
 
 
