@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench fuzz
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ test: lint
 	@for script in integrations/*/ci.sh; do \
 	  if [ -f "$$script" ]; then GATEWAY_PYTHON=$(CURDIR)/$(BIN)/python bash "$$script" || exit 1; fi; \
 	done
+
+# Schemathesis alone, its report on the terminal (also part of `make test`);
+# extra options go in ARGS, e.g. `make fuzz ARGS=--baseline-prune`.
+fuzz: setup
+	$(BIN)/python -m tests.fuzz.harness $(ARGS)
 
 bench: setup
 	$(BIN)/python bench/render_bench.py --write

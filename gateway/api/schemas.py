@@ -52,6 +52,21 @@ def _url_guard() -> UrlGuard:
     return services().config.url_guard if has_app_context() else STRICT
 
 
+class JsonInteger(fields.Integer):
+    """An integer as JSON counts them: ``68`` and ``68.0`` are the same number.
+
+    Strict otherwise: ``"68"``, ``68.5`` and ``true`` are refused.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
 def _upload_ids() -> fields.List:
     return fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
@@ -82,7 +97,7 @@ class Delivery(Schema):
 
 class CreateVideo(Delivery):
     prompt = fields.String(required=True, validate=[validate.Length(min=1, max=4000), _not_blank])
-    duration_seconds = fields.Integer(strict=True, validate=validate.Range(min=2, max=120))
+    duration_seconds = JsonInteger(validate=validate.Range(min=2, max=120))
     aspect_ratio = fields.String(validate=validate.OneOf(ASPECT_RATIOS))
     resolution = fields.String(validate=validate.OneOf(RESOLUTIONS))
     language = fields.String(validate=validate.Length(min=1, max=16))

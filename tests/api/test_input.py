@@ -21,6 +21,7 @@ INVALID_BODIES = {
     "duration as string": {"prompt": "x", "duration_seconds": "10"},
     "duration too long": {"prompt": "x", "duration_seconds": 121},
     "duration a boolean": {"prompt": "x", "duration_seconds": True},
+    "duration a fraction": {"prompt": "x", "duration_seconds": 10.5},
     "bad aspect ratio": {"prompt": "x", "aspect_ratio": "4:3"},
     "bad resolution": {"prompt": "x", "resolution": "4k"},
     "unknown field": {"prompt": "x", "colour": "red"},
@@ -51,6 +52,14 @@ def test_invalid_body_is_422_with_field_errors(
     assert problem["type"].endswith("/validation_error")
     assert problem["errors"] and all("field" in e for e in problem["errors"])
     assert nothing_created(app)
+
+
+def test_an_integral_float_is_an_integer(client: FlaskClient, key: Key) -> None:
+    # JSON has one number type: 10.0 is the integer 10 (JSON Schema agrees).
+    body = {"prompt": "x", "duration_seconds": 10.0}
+    response = client.post("/v1/videos", json=body, headers=key.headers)
+    assert response.status_code == 202
+    assert response.get_json()["duration_seconds"] == 10
 
 
 def test_unknown_field_is_named(client: FlaskClient, key: Key) -> None:
