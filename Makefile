@@ -29,7 +29,7 @@ test: lint
 	done
 
 # Schemathesis alone, its report on the terminal (also part of `make test`);
-# extra options go in ARGS, e.g. `make fuzz ARGS=--baseline-prune`.
+# extra options go in ARGS.
 fuzz: setup
 	$(BIN)/python -m tests.fuzz.harness $(ARGS)
 
