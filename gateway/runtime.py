@@ -147,3 +147,4 @@ class ServingProcess:
         if self.embedded is not None:
             self.embedded.stop()
         self.db.dispose()
+        log.info("worker %s stopped, database closed", self.worker.worker.owner)
