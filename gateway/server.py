@@ -15,11 +15,12 @@ scheduler must not run twice; threads give the concurrency. If the worker
 dies, the master forks a new one that builds it all again.
 
 Shutdown: SIGTERM or SIGINT to the master (or SIGINT to the whole group, as
-Ctrl-C sends) stops accepting, lets in-flight requests finish (up to
-``graceful_timeout``), then ``stop()`` runs in the worker (scheduler, sandbox,
-database). A ``kill -9`` of the master takes the worker with it (Linux
-``PR_SET_PDEATHSIG``): the command stays one unit, as a crash test expects,
-and leaves no orphan holding the port.
+Ctrl-C sends) stops accepting, tells the app (``stopping()``: waits answer
+now), lets in-flight requests finish (up to ``graceful_timeout``), then
+``stop()`` runs in the worker (scheduler, sandbox, database). A ``kill -9``
+of the master takes the worker with it (Linux ``PR_SET_PDEATHSIG``): the
+command stays one unit, as a crash test expects, and leaves no orphan holding
+the port.
 
 Nothing after ``run()`` runs in the master alone: the forked worker returns
 through the same stack, so clean-up lives in the hooks, never in a ``finally``
@@ -59,6 +60,9 @@ class Hosted(Protocol):
 
     def start(self) -> None: ...
 
+    def stopping(self) -> None:
+        """The stop has begun: in-flight requests are about to be waited for."""
+
     def stop(self) -> None: ...
 
 
@@ -82,6 +86,10 @@ class GatewayWorker(ThreadWorker):
     def init_signals(self) -> None:
         super().init_signals()
         signal.signal(signal.SIGINT, self.handle_exit)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        self.app.stopping()  # our EmbeddedServer
 
 
 class _Arbiter(Arbiter):
@@ -128,6 +136,10 @@ class EmbeddedServer(BaseApplication):
 
     def run(self) -> None:
         _Arbiter(self).run()
+
+    def stopping(self) -> None:
+        if self.hosted is not None:
+            self.hosted.stopping()
 
     # -- hooks ---------------------------------------------------------------
 
