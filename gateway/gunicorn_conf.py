@@ -12,9 +12,10 @@ import os
 
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8080')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-# Threads, not processes, for concurrency: a `Prefer: wait` request sleeps on
-# its thread while the worker does the work.
-worker_class = "gthread"
+# gthread (threads, not processes, for concurrency: a `Prefer: wait` request
+# sleeps on its thread while the worker does the work), stopping gracefully on
+# SIGINT too and cutting `Prefer: wait`s short at a stop.
+worker_class = "gateway.server.GatewayWorker"
 threads = int(os.environ.get("GATEWAY_THREADS", "16"))
 # Connections the kernel queues before the workers accept them. A burst beyond
 # the queue is dropped or reset (Werkzeug's 128 reset 124 of 500 creates).

@@ -19,7 +19,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import __version__
 from gateway.aio import LoopThread
-from gateway.api import wait as api_wait
 from gateway.config import GatewayConfig
 from gateway.jobs.engine import Engine
 from gateway.media.store import MediaStore
@@ -141,10 +140,6 @@ class ServingProcess:
 
     def start(self) -> None:
         self.worker.start()
-
-    def stopping(self) -> None:
-        """Requests in a ``Prefer: wait`` answer now: a stop need not wait out their wait."""
-        api_wait.stopping.set()
 
     def stop(self) -> None:
         """After the last in-flight request: the scheduler, then the upstream, then the DB."""

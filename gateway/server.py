@@ -15,8 +15,8 @@ scheduler must not run twice; threads give the concurrency. If the worker
 dies, the master forks a new one that builds it all again.
 
 Shutdown: SIGTERM or SIGINT to the master (or SIGINT to the whole group, as
-Ctrl-C sends) stops accepting, tells the app (``stopping()``: waits answer
-now), lets in-flight requests finish (up to ``graceful_timeout``), then
+Ctrl-C sends) stops accepting, answers the requests in a ``Prefer: wait``
+(``GatewayWorker``), lets in-flight requests finish (up to ``graceful_timeout``), then
 ``stop()`` runs in the worker (scheduler, sandbox, database). A ``kill -9``
 of the master takes the worker with it (Linux ``PR_SET_PDEATHSIG``): the
 command stays one unit, as a crash test expects, and leaves no orphan holding
@@ -43,6 +43,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker
 
 from gateway import gunicorn_conf
+from gateway.api import wait as api_wait
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,6 @@ class Hosted(Protocol):
     app: Any
 
     def start(self) -> None: ...
-
-    def stopping(self) -> None:
-        """The stop has begun: in-flight requests are about to be waited for."""
 
     def stop(self) -> None: ...
 
@@ -81,7 +79,13 @@ def shared_settings() -> dict[str, Any]:
 
 
 class GatewayWorker(ThreadWorker):
-    """gunicorn's gthread worker, except that SIGINT stops it gracefully, like SIGTERM."""
+    """gunicorn's gthread worker (the Procfile's and serve's), and at a stop:
+
+    - SIGINT stops it gracefully, like SIGTERM (gunicorn's own SIGINT drops
+      in-flight requests, and under serve the scheduler and database with them);
+    - requests in a ``Prefer: wait`` answer at once, so a client's wait of up to
+      a minute does not hold the stop (``gateway.api.wait.stopping``).
+    """
 
     def init_signals(self) -> None:
         super().init_signals()
@@ -89,7 +93,7 @@ class GatewayWorker(ThreadWorker):
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         super().handle_exit(sig, frame)
-        self.app.stopping()  # our EmbeddedServer
+        api_wait.stopping.set()
 
 
 class _Arbiter(Arbiter):
@@ -116,7 +120,6 @@ class EmbeddedServer(BaseApplication):
         settings.update(
             bind=[f"{self.listen.host}:{self.listen.port}"],
             workers=1,
-            worker_class=GatewayWorker,
             threads=self.listen.threads,
             backlog=self.listen.backlog,
             loglevel="debug" if self.listen.verbose else "info",
@@ -136,10 +139,6 @@ class EmbeddedServer(BaseApplication):
 
     def run(self) -> None:
         _Arbiter(self).run()
-
-    def stopping(self) -> None:
-        if self.hosted is not None:
-            self.hosted.stopping()
 
     # -- hooks ---------------------------------------------------------------
 

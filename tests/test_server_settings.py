@@ -41,8 +41,8 @@ def test_the_procfile_and_serve_share_backlog_and_worker_kind(
     web = _procfile_web(monkeypatch).cfg
     serve = _serve(server.Listen("127.0.0.1", 0)).cfg
     assert web.backlog == serve.backlog == 4096
-    assert web.worker_class_str == "gthread"
-    assert issubclass(serve.worker_class, ThreadWorker)
+    assert web.worker_class is serve.worker_class is server.GatewayWorker
+    assert issubclass(server.GatewayWorker, ThreadWorker)  # gunicorn's gthread
     assert (web.workers, web.threads, web.address) == (3, 16, [("0.0.0.0", 8080)])
     # serve: one worker (the scheduler runs once), more threads, its own bind.
     assert (serve.workers, serve.threads, serve.address) == (1, 32, [("127.0.0.1", 0)])
