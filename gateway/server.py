@@ -118,7 +118,7 @@ class EmbeddedServer(BaseApplication):
     def load_config(self) -> None:
         settings = shared_settings()
         settings.update(
-            bind=[f"{self.listen.host}:{self.listen.port}"],
+            bind=[bind_address(self.listen.host, self.listen.port)],
             workers=1,
             threads=self.listen.threads,
             backlog=self.listen.backlog,
@@ -158,6 +158,11 @@ class EmbeddedServer(BaseApplication):
     def _worker_exit(self, arbiter: Arbiter, worker: Any) -> None:
         if self.hosted is not None:
             self.hosted.stop()
+
+
+def bind_address(host: str, port: int) -> str:
+    """gunicorn's ``bind`` for a host and port (an IPv6 address goes in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def warn_if_capped(backlog: int) -> None:

@@ -55,6 +55,11 @@ def test_serve_takes_its_own_backlog_and_threads() -> None:
     assert (cfg.backlog, cfg.threads, cfg.address) == (512, 4, [("127.0.0.1", 9000)])
 
 
+def test_an_ipv6_host_is_bound_as_one() -> None:
+    cfg = _serve(server.Listen("::1", 9000)).cfg
+    assert cfg.address == [("::1", 9000)]
+
+
 def test_a_backlog_above_somaxconn_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
