@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -149,6 +150,8 @@ class EmbeddedServer(BaseApplication):
 
     def _post_fork(self, arbiter: Arbiter, worker: Any) -> None:
         die_with_parent()
+        if os.getppid() != arbiter.pid:  # the master died before the ask took hold
+            os._exit(1)
 
     def _post_worker_init(self, worker: Any) -> None:
         assert self.hosted is not None
