@@ -71,3 +71,10 @@ def test_a_backlog_above_somaxconn_is_reported(
         assert caplog.records == []
         server.warn_if_capped(4096)
     assert "capped at net.core.somaxconn=128" in caplog.text
+
+
+def test_the_worker_s_in_flight_cap_comes_from_the_environment() -> None:
+    from gateway.config import from_env
+
+    assert from_env({}).max_in_flight == 5000
+    assert from_env({"GATEWAY_MAX_IN_FLIGHT": "20"}).max_in_flight == 20
