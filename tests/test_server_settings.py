@@ -13,6 +13,7 @@ from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from gateway import server
+from gateway.config import from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +75,6 @@ def test_a_backlog_above_somaxconn_is_reported(
 
 
 def test_the_worker_s_in_flight_cap_comes_from_the_environment() -> None:
-    from gateway.config import from_env
-
+    # The burst test runs serve with a small cap, so that the burst gets the cores.
     assert from_env({}).max_in_flight == 5000
     assert from_env({"GATEWAY_MAX_IN_FLIGHT": "20"}).max_in_flight == 20
