@@ -240,6 +240,13 @@ class Child:
     def url(self) -> str:
         return self.line.split()[-1]
 
+    @property
+    def serving_pid(self) -> int:
+        """``nemo-gateway serve``'s one gunicorn worker: the process that serves and works."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        return int(children[0])
+
     def stop(self, timeout: float = 20) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

@@ -98,7 +98,7 @@ def sample_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
 def measure(megabytes: int, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         server, key = start_gateway(Path(tmp))
-        url, pid = server.url, server.pid
+        url, pid = server.url, server.serving_pid
         try:
             upload(url, key, 1024 * 1024, "warm.mp4")  # load every code path first
             before_hwm, before_rss = status_kb(pid, "VmHWM"), status_kb(pid, "VmRSS")
@@ -137,7 +137,8 @@ def report(r: dict[str, Any]) -> str:
         [
             HEADING,
             "",
-            f"Peak resident memory of `nemo-gateway serve` (web + worker in one process) while "
+            "Peak resident memory of `nemo-gateway serve` (web + worker in its one gunicorn "
+            "worker process) while "
             f"`POST /v1/uploads` receives a {r['mb']} MiB multipart file. The body is read from "
             "`request.stream` in 64 KiB chunks and written to disk as it arrives; the target is "
             f"a rise of the peak below {LIMIT_MB} MB over all uploads, and >= {TARGET_MB_S} MB/s "

@@ -78,12 +78,20 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         default=10_000,
         help="credits per anonymous user of the embedded sandbox",
     )
+    p.add_argument(
+        "--backlog",
+        type=int,
+        default=None,
+        help="listen queue length (default: $GATEWAY_BACKLOG or 4096; capped by "
+        "net.core.somaxconn)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="request threads (default 32)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from gateway import commands
+    from gateway import commands, server
 
     _logging(args.verbose)
     config = commands.load_config(args.data_dir)
@@ -92,7 +100,14 @@ def _run_serve(args: argparse.Namespace) -> int:
         sandbox = commands.SandboxOptions(
             args.sandbox_speed, args.sandbox_dialect, args.sandbox_initial_credits
         )
-    commands.serve(config, args.host, args.port, sandbox=sandbox)
+    listen = server.Listen(
+        args.host,
+        args.port,
+        backlog=args.backlog or server.Listen.backlog,
+        threads=args.threads or server.Listen.threads,
+        verbose=args.verbose,
+    )
+    commands.serve(config, listen, sandbox=sandbox)
     return 0
 
 

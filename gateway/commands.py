@@ -8,10 +8,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
 from gateway.config import GatewayConfig, Timings, from_env
-from gateway.runtime import EmbeddedSandbox, WorkerProcess, serve_forever
+from gateway.runtime import EmbeddedSandbox, ServingProcess, WorkerProcess, public_base_url
+from gateway.server import EmbeddedServer, Listen
 from gateway.store.db import Database
 from gateway.store.keys import create_key
 
@@ -31,45 +30,50 @@ class SandboxOptions:
     initial_credits: int = 10_000
 
 
-def serve(
-    config: GatewayConfig, host: str, port: int, sandbox: SandboxOptions | None = None
-) -> None:
-    """Web + worker in one process; with sandbox options, the embedded sandbox too."""
-    from gateway.app import create_app
+def serve(config: GatewayConfig, listen: Listen, sandbox: SandboxOptions | None = None) -> None:
+    """Web + worker in one process; with sandbox options, the embedded sandbox too.
 
-    embedded = None
-    if sandbox is not None:
-        embedded = EmbeddedSandbox(
-            config.data_dir / "sandbox", sandbox.speed, sandbox.dialect, sandbox.initial_credits
-        )
-        url = embedded.start()
-        config = config.with_overrides(
-            nemo_api_url=url, nemo_token=None, timings=Timings().scaled(sandbox.speed)
-        )
-        log.info(
-            "embedded sandbox upstream at %s (speed x%g, dialect %s)",
-            url,
-            sandbox.speed,
-            sandbox.dialect,
-        )
-    server = make_server(host, port, None, threaded=True)  # bind first: the port may be 0
-    config = config.with_overrides(
-        public_url=config.public_url or f"http://{host}:{server.server_port}"
+    Served by gunicorn (``gateway/server.py``): ``build`` runs in its worker
+    process once the port is bound, so a port of 0 becomes the real one here.
+    """
+
+    def build(port: int) -> ServingProcess:
+        from gateway.app import create_app
+
+        settings, embedded = config, None
+        if sandbox is not None:
+            settings, embedded = with_embedded_sandbox(config, sandbox)
+        settings = settings.with_overrides(public_url=public_base_url(settings, listen.host, port))
+        app = create_app(settings)
+        services = app.extensions["gateway"]
+        worker = WorkerProcess(settings, services.links, services.db)
+        services.wake = worker.worker.wake
+        return ServingProcess(app, worker, services.db, embedded)
+
+    def serving(port: int) -> None:
+        print(f"gateway listening on http://{listen.host}:{port}", flush=True)
+
+    EmbeddedServer(listen, build, serving).run()
+
+
+def with_embedded_sandbox(
+    config: GatewayConfig, sandbox: SandboxOptions
+) -> tuple[GatewayConfig, EmbeddedSandbox]:
+    """Start the sandbox upstream in this process; the config that points at it."""
+    embedded = EmbeddedSandbox(
+        config.data_dir / "sandbox", sandbox.speed, sandbox.dialect, sandbox.initial_credits
     )
-    app = create_app(config)
-    services = app.extensions["gateway"]
-    worker = WorkerProcess(config, services.links, services.db)
-    services.wake = worker.worker.wake
-    server.app = app
-    worker.start()
-    print(f"gateway listening on http://{host}:{server.server_port}", flush=True)
-
-    def stop() -> None:
-        worker.stop()
-        if embedded is not None:
-            embedded.stop()
-
-    serve_forever(server, stop)
+    url = embedded.start()
+    log.info(
+        "embedded sandbox upstream at %s (speed x%g, dialect %s)",
+        url,
+        sandbox.speed,
+        sandbox.dialect,
+    )
+    config = config.with_overrides(
+        nemo_api_url=url, nemo_token=None, timings=Timings().scaled(sandbox.speed)
+    )
+    return config, embedded
 
 
 def run_worker(config: GatewayConfig) -> None:

@@ -150,6 +150,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> GatewayC
     }
     if env.get("GATEWAY_WEBHOOK_TIMEOUT"):
         values["webhook_timeout"] = float(env["GATEWAY_WEBHOOK_TIMEOUT"])
+    if env.get("GATEWAY_MAX_IN_FLIGHT"):
+        values["max_in_flight"] = int(env["GATEWAY_MAX_IN_FLIGHT"])
     if env.get("GATEWAY_MAX_UPLOAD_MB"):
         values["max_upload_bytes"] = int(env["GATEWAY_MAX_UPLOAD_MB"]) * 1024 * 1024
     values["timings"] = _timings_from_env(env)

@@ -1,14 +1,14 @@
-"""Assembling a process: database, upstream client, engine, worker, web server.
+"""Assembling a process: database, upstream client, engine, worker.
 
 `nemo-gateway serve` runs web + worker (+ optionally the embedded sandbox) in
-one process; `nemo-gateway worker` runs the worker alone; gunicorn runs the
+one gunicorn worker process (`ServingProcess`, served by `gateway/server.py`);
+`nemo-gateway worker` runs the worker alone; the Procfile's gunicorn runs the
 web app alone (`gateway.app:create_app()`), without any scheduler.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,16 +129,22 @@ class EmbeddedSandbox:
             self.server.server_close()
 
 
-def serve_forever(server: BaseWSGIServer, on_stop: Callable[[], Any]) -> None:
-    """Run until SIGTERM/SIGINT, then stop cleanly."""
+@dataclass
+class ServingProcess:
+    """What ``serve``'s one worker process runs: the web app, the worker side, the sandbox."""
 
-    def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    app: Any  # the Flask app
+    worker: WorkerProcess
+    db: Database
+    embedded: EmbeddedSandbox | None = None
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        on_stop()
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        """After the last in-flight request: the scheduler, then the upstream, then the DB."""
+        self.worker.stop()
+        if self.embedded is not None:
+            self.embedded.stop()
+        self.db.dispose()
+        log.info("worker %s stopped, database closed", self.worker.worker.owner)

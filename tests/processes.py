@@ -120,6 +120,13 @@ def gateway(tmp: Path, upstream: str, port: int, *, time_scale: float, **env: st
     return Proc(args, tmp / "gateway.log", "gateway listening on ", {**base_env, **env})
 
 
+def serve_with_sandbox(tmp: Path, *extra: str, **env: str) -> Proc:
+    """``nemo-gateway serve --sandbox`` on a free port: the one-machine command as shipped."""
+    args = ["serve", "--sandbox", "--host", "127.0.0.1", "--port", "0", *extra]
+    env = {"GATEWAY_DATA_DIR": str(tmp / "gateway-data"), **env}
+    return Proc(args, tmp / "serve.log", "gateway listening on ", env)
+
+
 def create_key(data_dir: Path, name: str = "test", **env: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "keys", "create", "--name", name],

@@ -24,6 +24,7 @@ SCRIPTS = [
     "sqlite_writers.py",
     "turn_endings.py",
     "crash_soak.py",
+    "burst.py",
 ]
 
 

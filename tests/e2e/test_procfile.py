@@ -16,7 +16,9 @@ from tests import processes
 
 def _gunicorn(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     bind = f"127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", bind]
+    # The Procfile's settings module; the command line wins for the rest.
+    conf = ["-c", "python:gateway.gunicorn_conf"]
+    cmd = [sys.executable, "-m", "gunicorn", *conf, "--workers", "2", "--bind", bind]
     return subprocess.Popen(
         [*cmd, "gateway.app:create_app()"],
         cwd=processes.ROOT,
