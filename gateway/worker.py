@@ -115,9 +115,14 @@ class Worker:
             self.dispatcher.close()
 
     def wake(self) -> None:
-        """New work was accepted in this process: claim it now, not at the next tick."""
+        """New work was accepted in this process: claim it now, not at the next tick.
+
+        A wake while a claim runs makes it run once more when it ends: a burst
+        of creates costs two claims, not a queue of them (nor one APScheduler
+        "skipped: maximum number of running instances" warning per create).
+        """
         if self._scheduler is not None:
-            self._scheduler.modify_job("claim", next_run_time=utcnow())
+            self._wake(self._claim_wake)
 
     @property
     def in_flight(self) -> int:
