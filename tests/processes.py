@@ -187,6 +187,16 @@ class WebhookReceiver:
         self.server.server_close()
 
 
+def wait_until(what: str, probe: Callable[[], Any], timeout: float) -> Any:
+    """Poll ``probe`` until it answers something true; fail saying ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (result := probe()) is None or not result:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+    return result
+
+
 def wait_status(
     http: httpx.Client, video_id: str, statuses: set[str], timeout: float
 ) -> dict[str, Any]:

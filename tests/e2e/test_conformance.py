@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from gateway.sandbox.dialects import DIALECTS
 from tests.e2e.agent_helpers import WAIT, edit, sandbox_config
 from tests.e2e.conftest import Stack, start_stack, stop_stack
-from tests.processes import WebhookReceiver, wait_status
+from tests.processes import WebhookReceiver, wait_status, wait_until
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -157,13 +157,20 @@ def test_a_lost_session_on_run_sse_starts_a_new_one_and_sends_once(stack: Stack)
 
 def test_cancel_while_rendering_asks_the_upstream(stack: Stack) -> None:
     dialect = DIALECTS[stack.stats()["dialect"]]
-    cancelled = stack.stats()["renders_cancelled"]
+    before = stack.stats()
     sandbox_config(stack, render_queue_seconds=[4000, 4000])  # 20 s real at speed 200
     try:
         with stack.client() as api:
             created = api.post("/v1/videos", json={"prompt": "a slow tide", "duration_seconds": 2})
             video_id = created.json()["id"]
             wait_status(api, video_id, {"rendering"}, timeout=60)
+            # "rendering" shows as the render step starts, before its submit
+            # reaches the upstream: a cancel then has nothing upstream to stop.
+            wait_until(
+                "the render to reach the upstream",
+                lambda: stack.stats()["renders_submitted"] > before["renders_submitted"],
+                30,
+            )
             answer = api.post(f"/v1/videos/{video_id}/cancel")
             assert answer.status_code in (200, 202), answer.text
             final = wait_status(api, video_id, TERMINAL, timeout=30)
@@ -171,4 +178,4 @@ def test_cancel_while_rendering_asks_the_upstream(stack: Stack) -> None:
         sandbox_config(stack, render_queue_seconds=[30, 90])
     assert final["status"] == "canceled"
     expected = 1 if dialect.render_cancel else 0  # references: 404, never fails the cancel
-    assert stack.stats()["renders_cancelled"] - cancelled == expected
+    assert stack.stats()["renders_cancelled"] - before["renders_cancelled"] == expected
