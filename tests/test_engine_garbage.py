@@ -71,6 +71,7 @@ class Upstream:
     render_status: list[httpx.Response] = field(default_factory=list)
     posted: int = 0
     calls: dict[str, int] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # download path -> body
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -85,6 +86,9 @@ class Upstream:
             return ok({"state": {"draft": DRAFT if self.posted else None}})
         if name == "render_status" and self.render_status:
             return self.render_status.pop(0)
+        if path in self.files or (name == "download" and "download" in self.files):
+            body = self.files.get(path, self.files.get("download", b""))
+            return httpx.Response(200, content=body, headers={"content-type": "video/mp4"})
         return _normal(name, path)
 
 
@@ -200,4 +204,25 @@ def test_keep_alives_without_end_lose_the_turn_once(db: Database, tmp_path: Path
     video = run(db, upstream, tmp_path)
     assert video.status == "failed"
     assert video.error["code"] == "generation_lost"
+    assert upstream.posted == 1
+
+
+def test_an_error_page_served_as_the_mp4_is_fetched_from_the_fallback(
+    db: Database, tmp_path: Path
+) -> None:
+    upstream = Upstream(files={"/out.mp4": HTML_502})
+    video = run(db, upstream, tmp_path)
+    assert video.status == "succeeded", video.error
+    assert upstream.calls["download"] == 1
+    assert video.output["size_bytes"] == len(MP4)
+
+
+def test_no_playable_video_anywhere_fails_upstream_protocol(db: Database, tmp_path: Path) -> None:
+    upstream = Upstream(files={"/out.mp4": HTML_502, "download": HTML_502})
+    video = run(db, upstream, tmp_path)
+    assert video.status == "failed"
+    assert video.error["code"] == "upstream_protocol"
+    assert video.error["message"] == (
+        "The upstream's download is not a playable video: it is no media file FFmpeg can read."
+    )
     assert upstream.posted == 1

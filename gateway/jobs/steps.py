@@ -22,7 +22,7 @@ from gateway.jobs import costs
 from gateway.jobs.outcomes import Continue, Fail, Outcome, Sleep, Succeed
 from gateway.jobs.states import Phase
 from gateway.jobs.turn import TurnWatcher
-from gateway.media.store import probe
+from gateway.media.store import NotAVideo, probe
 from gateway.store.leases import Claim
 from gateway.store.models import ChatSession, Video
 from gateway.upstream.errors import (
@@ -30,6 +30,7 @@ from gateway.upstream.errors import (
     ExportBlocked,
     InsufficientCredits,
     MessageMaybeDelivered,
+    ProtocolError,
     SessionNotFound,
     StreamDropped,
     UpstreamError,
@@ -536,16 +537,24 @@ async def _render_failed(e: Engine, claim: Claim, video: Video, message: str) ->
 
 
 async def mirror(e: Engine, claim: Claim, video: Video, chat: ChatSession | None) -> Outcome:
-    dest = e.media.path_for(video.id)
-    url = (video.output or {}).get("upstream_url")
+    """Copy the MP4 here: from the output URL, else from the documented fallback download."""
     fallback = e.client.fallback_download_url(video.render_id)
+    url = (video.output or {}).get("upstream_url")
+    if url and url != fallback:
+        try:
+            return await _mirror_from(e, video, url)
+        except UpstreamError as exc:  # unreachable, refused, or no playable video
+            # The code only: a storage URL's query can hold a signature.
+            log.info("video %s: output URL failed (%s), trying the fallback", video.id, exc.code)
+    return await _mirror_from(e, video, fallback)
+
+
+async def _mirror_from(e: Engine, video: Video, source: str) -> Outcome:
+    size, sha256 = await e.client.download(source, e.media.path_for(video.id))
     try:
-        size, sha256 = await e.client.download(url or fallback, dest)
-    except UpstreamError:
-        if not url or url == fallback:
-            raise
-        size, sha256 = await e.client.download(fallback, dest)
-    facts = probe(dest)
+        facts = probe(e.media.path_for(video.id))
+    except NotAVideo as exc:
+        raise ProtocolError(f"The upstream's download is not a playable video: {exc}.") from exc
     return Succeed(
         {
             "content_type": "video/mp4",

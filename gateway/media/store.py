@@ -29,16 +29,35 @@ class MediaStore:
         return self.path_for(video_id).is_file()
 
 
+class NotAVideo(ValueError):
+    """The file is no video PyAV can read: an error page, a cut-off download, sound only."""
+
+
 def probe(path: Path) -> MediaFacts:
     """Container-level facts (no frame decoding, so it is cheap on large files)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        if container.duration is not None:
-            duration = container.duration / 1_000_000
-        else:
-            duration = float(stream.duration * stream.time_base)
-        return MediaFacts(
-            duration_seconds=round(duration, 3),
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
-        )
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise NotAVideo("it holds no video stream")
+            stream = container.streams.video[0]
+            return MediaFacts(
+                duration_seconds=round(_duration(container, stream), 3),
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+            )
+    except av.error.FFmpegError as exc:
+        raise NotAVideo("it is no media file FFmpeg can read") from exc
+
+
+def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if container.duration is not None:
+        return container.duration / av.time_base
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    # Neither is declared (a bare stream without a container index): add up
+    # the packets' durations, which needs no decoding either.
+    total = 0.0
+    for packet in container.demux(stream):
+        if packet.duration and packet.time_base is not None:
+            total += float(packet.duration * packet.time_base)
+    return total
