@@ -21,6 +21,11 @@ threads = int(os.environ.get("GATEWAY_THREADS", "16"))
 # the queue is dropped or reset (Werkzeug's 128 reset 124 of 500 creates).
 # Linux caps it at net.core.somaxconn (4096 by default since kernel 5.4).
 backlog = int(os.environ.get("GATEWAY_BACKLOG", "4096"))
+# Idle keep-alive connections are kept this long (gunicorn's default is 2 s).
+# A client's pool must give a connection up before the server closes it, or a
+# request sent just as the server closes it fails ("socket hang up"): Node's
+# global agent and httpx keep idle sockets 5 s, load balancers about 60 s.
+keepalive = int(os.environ.get("GATEWAY_KEEPALIVE", "75"))
 # No access log: the query of a signed content link is a credential.
 accesslog = None
 errorlog = "-"

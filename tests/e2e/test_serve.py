@@ -3,6 +3,7 @@ scheduler, links on the port it really got, graceful stops, no orphan."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -128,3 +129,24 @@ def test_kill_9_of_serve_takes_its_worker_and_frees_the_port(tmp_path: Path) -> 
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
         s.listen()
+
+
+@pytest.mark.slow
+def test_an_idle_connection_is_kept_longer_than_clients_keep_it(tmp_path: Path) -> None:
+    # Node's global agent and httpx reuse an idle socket for up to 5 s; a
+    # server that closes it sooner races them ("socket hang up").
+    proc = processes.serve_with_sandbox(tmp_path).start()
+    host, port = proc.url.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() is not None
+        sock = conn.sock
+        time.sleep(6)
+        conn.request("GET", "/healthz")
+        answer = conn.getresponse()
+        assert answer.status == 200
+        assert conn.sock is sock, "the connection was not reused"
+    finally:
+        conn.close()
+        proc.stop()
