@@ -245,6 +245,10 @@ class _Parts:
     port: int | None
 
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+
+
 def _parse(url: str) -> _Parts:
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl(f"URL longer than {MAX_URL_LENGTH} characters")
@@ -264,6 +268,10 @@ def _parse(url: str) -> _Parts:
         raise UnsafeUrl("URL has no host")
     if "%" in client.host:
         raise UnsafeUrl("host must not contain '%'")
+    if not _is_ip_literal(parts.hostname) and not _HOST_NAME.fullmatch(parts.hostname):
+        # As the spec's HttpUrl says: DNS labels in ASCII (an IDN as its
+        # xn-- form). A resolver may take more, but not every one takes the same.
+        raise UnsafeUrl("host is not a valid host name")
     # The client's reading of the host is the one that will be connected to.
     return _Parts(parts.scheme.lower(), client.host, client.port)
 

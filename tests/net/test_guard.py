@@ -69,7 +69,11 @@ SSRF_CASES = [
     ("http://017700000001/", PRIVATE),  # octal
     ("http://0177.1/", PRIVATE),
     ("http://127.255.255.254/", PRIVATE),
-    ("http://127\u30020\u30020\u30021/", PRIVATE),  # ideographic full stops
+    # Not an ASCII host name (the spec's HttpUrl): refused before any reading
+    ("http://127\u30020\u30020\u30021/", NEVER),  # ideographic full stops
+    ("https://b\u00fccher.example/", NEVER),  # an IDN not in its xn-- form
+    ("https://if.org*", NEVER),
+    ("https://a_b.example/", NEVER),
     ("http://[::1]/", PRIVATE),
     ("http://[0:0:0:0:0:0:0:1]/", PRIVATE),
     ("http://[::ffff:127.0.0.1]/", PRIVATE),  # IPv4-mapped
