@@ -15,8 +15,6 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from werkzeug.serving import make_server
 from gateway.api.body import MAX_DEPTH
 from gateway.config import GatewayConfig
 from gateway.store.models import ChatSession, Upload, Video
+from tests.processes import static_site
 
 from .conftest import CONTENT, Key, count
 
@@ -635,18 +634,8 @@ def media_host(tmp_path: Path) -> Iterator[str]:
     (root / "tool.png").write_bytes(PE)
     (root / "empty.mp3").write_bytes(b"")
     (root / "photo.png").write_bytes(PNG)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
+    with static_site(root) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.agent_helpers import WAIT
 from tests.e2e.conftest import Stack
+from tests.processes import static_site
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
@@ -28,14 +20,8 @@ def media_server(tmp_path: Path) -> Iterator[str]:
     """A local HTTP server for the gateway to fetch from (private URLs are allowed in tests)."""
     (tmp_path / "song.mp3").write_bytes(b"ID3" + b"\x00" * 5000)
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
-    handler = functools.partial(_Quiet, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with static_site(tmp_path) as url:
+        yield url
 
 
 def test_multipart_upload_is_used_by_a_new_video(stack: Stack) -> None:
